@@ -1,0 +1,113 @@
+// Small pieces of the arch interface: interrupt state, port I/O, the TSC and
+// its rate, the QEMU exit device.
+#include "arch.h"
+#include "sched/clock.h"
+#include "x86.h"
+#include "x86_cpu.h"
+
+irqstate_t arch_irq_save(void)
+{
+    uint64_t f = read_rflags();
+    __asm__ volatile("cli" ::: "memory");
+    return f & RFLAGS_IF;
+}
+
+void arch_irq_restore(irqstate_t s)
+{
+    if (s & RFLAGS_IF)
+        __asm__ volatile("sti" ::: "memory");
+}
+
+void arch_cpu_relax(void)
+{
+    __asm__ volatile("pause");
+}
+
+void arch_halt(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+uint64_t arch_cycles(void)
+{
+    return rdtsc();
+}
+
+uint8_t arch_pio_in8(uint16_t port)
+{
+    return inb(port);
+}
+
+void arch_pio_out8(uint16_t port, uint8_t v)
+{
+    outb(port, v);
+}
+
+void arch_vm_exit(uint32_t code)
+{
+    // QEMU's isa-debug-exit ends the VM with status (code << 1) | 1; on a
+    // machine without it the write goes nowhere and we return.
+    outl(PORT_DEBUG_EXIT, code);
+}
+
+#define PIT_MODE2_CH0 0x34 // channel 0, lobyte/hibyte, rate generator
+#define PIT_LATCH_CH0 0x00
+#define CALIBRATE_PIT_TICKS 2386 // 2 ms
+
+static uint16_t pit_read(void)
+{
+    outb(PORT_PIT_CMD, PIT_LATCH_CH0);
+    uint8_t lo = inb(PORT_PIT_CH0);
+    return (uint16_t)(lo | inb(PORT_PIT_CH0) << 8);
+}
+
+// Counts TSC cycles over a few PIT periods (channel 0, polled). Returns 0 when
+// the PIT does not count (no PIT on this machine).
+static uint64_t calibrate_with_pit(void)
+{
+    outb(PORT_PIT_CMD, PIT_MODE2_CH0);
+    outb(PORT_PIT_CH0, 0xff);
+    outb(PORT_PIT_CH0, 0xff);
+    uint16_t start = pit_read();
+    uint64_t t0 = rdtsc();
+    for (uint32_t spins = 0;; spins++) {
+        uint16_t now = pit_read();
+        uint16_t elapsed = (uint16_t)(start - now); // counts down, wraps mod 2^16
+        if (elapsed >= CALIBRATE_PIT_TICKS) {
+            uint64_t dt = rdtsc() - t0;
+            return dt * PIT_HZ / elapsed;
+        }
+        if (spins > 10000000)
+            return 0;
+    }
+}
+
+uint64_t arch_tsc_hz(const char **source)
+{
+    const struct x86_features *f = &x86_cpu_features;
+    struct cpuid_regs r;
+    if (f->max_leaf >= CPUID_TSC_CRYSTAL) {
+        r = cpuid(CPUID_TSC_CRYSTAL, 0); // TSC = crystal * ebx / eax
+        if (r.eax && r.ebx && r.ecx) {
+            *source = "cpuid-15h";
+            return (uint64_t)r.ecx * r.ebx / r.eax;
+        }
+    }
+    if (f->max_leaf >= CPUID_FREQ) {
+        r = cpuid(CPUID_FREQ, 0); // base frequency in MHz
+        if (r.eax & 0xffff) {
+            *source = "cpuid-16h";
+            return (uint64_t)(r.eax & 0xffff) * 1000000;
+        }
+    }
+    if (f->hypervisor && cpuid(0x40000000, 0).eax >= 0x40000010) {
+        r = cpuid(0x40000010, 0); // VMware-style timing leaf: TSC kHz
+        if (r.eax) {
+            *source = "hv-leaf";
+            return (uint64_t)r.eax * 1000;
+        }
+    }
+    *source = "pit";
+    return calibrate_with_pit();
+}

@@ -1,0 +1,315 @@
+// x86_64 4-level paging: the kernel address space and the page-table
+// operations behind mm/mmu.h.
+#include <stdbool.h>
+
+#include "init/boot_info.h"
+#include "lib/printk.h"
+#include "lib/string.h"
+#include "mm/mmu.h"
+#include "mm/pmm.h"
+#include "x86.h"
+#include "x86_cpu.h"
+
+#define PTE_P    (1ull << 0)
+#define PTE_W    (1ull << 1)
+#define PTE_U    (1ull << 2)
+#define PTE_PWT  (1ull << 3)
+#define PTE_PCD  (1ull << 4)
+#define PTE_PS   (1ull << 7)
+#define PTE_G    (1ull << 8)
+#define PTE_NX   (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+#define LARGE_PAGE (2ull << 20)
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __bss_end[], __ksyms_start[], __ksyms_end[];
+extern char __kernel_phys_start[], __kernel_phys_end[];
+
+static paddr_t kernel_root;
+static bool switched; // running on kernel_root: any page is reachable
+
+static unsigned pt_index(vaddr_t va, int level)
+{
+    return (va >> (12 + 9 * (level - 1))) & 511;
+}
+
+static bool canonical(vaddr_t va)
+{
+    return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+static uint64_t *table_at(uint64_t entry)
+{
+    return phys_to_virt(entry & PTE_ADDR);
+}
+
+static uint64_t leaf_bits(unsigned flags)
+{
+    uint64_t e = PTE_P;
+    if (flags & VM_WRITE)
+        e |= PTE_W;
+    if (flags & VM_USER)
+        e |= PTE_U;
+    else if (x86_cpu_features.pge)
+        e |= PTE_G;
+    if (!(flags & VM_EXEC) && x86_cpu_features.nx)
+        e |= PTE_NX;
+    if (flags & VM_UNCACHED)
+        e |= PTE_PCD | PTE_PWT;
+    return e;
+}
+
+static unsigned flags_of(uint64_t e)
+{
+    unsigned f = VM_READ;
+    if (e & PTE_W)
+        f |= VM_WRITE;
+    if (e & PTE_U)
+        f |= VM_USER;
+    if (!(e & PTE_NX))
+        f |= VM_EXEC;
+    if (e & PTE_PCD)
+        f |= VM_UNCACHED;
+    return f;
+}
+
+static status_t alloc_table(paddr_t *pa)
+{
+    // Before the switch only the boot map's first 4 GiB are reachable.
+    return pmm_alloc(0, PMM_ZERO | (switched ? 0 : PMM_LOW), pa);
+}
+
+// Returns the entry for va at `level` (1 = 4 KiB PTE, 2 = 2 MiB PDE), creating
+// intermediate tables when `create`. NULL if missing, or blocked by a larger
+// page (*err says which).
+static uint64_t *walk(paddr_t root, vaddr_t va, int level, bool create, bool user, status_t *err)
+{
+    uint64_t *table = phys_to_virt(root);
+    for (int l = 4; l > level; l--) {
+        uint64_t *e = &table[pt_index(va, l)];
+        if (*e & PTE_P && *e & PTE_PS) {
+            *err = ERR_ALREADY_EXISTS;
+            return NULL;
+        }
+        if (!(*e & PTE_P)) {
+            paddr_t pa;
+            if (!create) {
+                *err = ERR_NOT_FOUND;
+                return NULL;
+            }
+            if ((*err = alloc_table(&pa)) != OK)
+                return NULL;
+            *e = pa | PTE_P | PTE_W | (user ? PTE_U : 0);
+        }
+        table = table_at(*e);
+    }
+    return &table[pt_index(va, level)];
+}
+
+static void flush(paddr_t root, vaddr_t va)
+{
+    if ((read_cr3() & PTE_ADDR) == root)
+        invlpg(va);
+}
+
+static status_t check_args(vaddr_t va, size_t n, unsigned flags)
+{
+    if (!IS_ALIGNED(va, PAGE_SIZE) || !canonical(va) || !canonical(va + n * PAGE_SIZE - 1))
+        return ERR_INVALID_ARGS;
+    if ((flags & VM_WRITE) && (flags & VM_EXEC))
+        return ERR_INVALID_ARGS;
+    return OK;
+}
+
+status_t arch_mmu_map(paddr_t root, vaddr_t va, paddr_t pa, size_t n, unsigned flags)
+{
+    status_t st = check_args(va, n, flags);
+    if (st != OK || !IS_ALIGNED(pa, PAGE_SIZE))
+        return st != OK ? st : ERR_INVALID_ARGS;
+    for (size_t i = 0; i < n; i++) { // (1) check: nothing is mapped there yet
+        paddr_t old;
+        if (arch_mmu_query(root, va + i * PAGE_SIZE, &old, NULL) == OK)
+            return ERR_ALREADY_EXISTS;
+    }
+    for (size_t i = 0; i < n; i++) { // (2) map, undoing on failure
+        uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, true, flags & VM_USER, &st);
+        if (!e) {
+            arch_mmu_unmap(root, va, i);
+            return st;
+        }
+        *e = (pa + i * PAGE_SIZE) | leaf_bits(flags);
+    }
+    return OK;
+}
+
+// Maps one 2 MiB page (direct map only; both addresses aligned).
+static status_t map_large(paddr_t root, vaddr_t va, paddr_t pa, unsigned flags)
+{
+    status_t st;
+    uint64_t *e = walk(root, va, 2, true, false, &st);
+    if (!e)
+        return st;
+    if (*e & PTE_P)
+        return ERR_ALREADY_EXISTS;
+    *e = pa | leaf_bits(flags) | PTE_PS;
+    return OK;
+}
+
+status_t arch_mmu_unmap(paddr_t root, vaddr_t va, size_t n)
+{
+    status_t st = check_args(va, n, 0);
+    if (st != OK)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, false, false, &st);
+        if (e && (*e & PTE_P)) {
+            *e = 0;
+            flush(root, va + i * PAGE_SIZE);
+        }
+    }
+    return OK;
+}
+
+status_t arch_mmu_protect(paddr_t root, vaddr_t va, size_t n, unsigned flags)
+{
+    status_t st = check_args(va, n, flags);
+    if (st != OK)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, false, false, &st);
+        if (!e || !(*e & PTE_P))
+            return ERR_NOT_FOUND;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, false, false, &st);
+        *e = (*e & PTE_ADDR) | leaf_bits(flags);
+        flush(root, va + i * PAGE_SIZE);
+    }
+    return OK;
+}
+
+status_t arch_mmu_query(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags)
+{
+    if (!canonical(va))
+        return ERR_INVALID_ARGS;
+    uint64_t *table = phys_to_virt(root);
+    for (int l = 4; l >= 1; l--) {
+        uint64_t e = table[pt_index(va, l)];
+        if (!(e & PTE_P))
+            return ERR_NOT_FOUND;
+        if (l == 1 || (e & PTE_PS)) {
+            uint64_t span = 1ull << (12 + 9 * (l - 1));
+            if (pa)
+                *pa = (e & PTE_ADDR & ~(span - 1)) | (va & (span - 1));
+            if (flags)
+                *flags = flags_of(e);
+            return OK;
+        }
+        table = table_at(e);
+    }
+    return ERR_NOT_FOUND;
+}
+
+paddr_t arch_mmu_kernel_root(void)
+{
+    return kernel_root;
+}
+
+static status_t map_section(const char *start, const char *end, unsigned flags)
+{
+    vaddr_t va = (vaddr_t)start;
+    size_t n = (size_t)(ALIGN_UP((vaddr_t)end, PAGE_SIZE) - va) / PAGE_SIZE;
+    return n ? arch_mmu_map(kernel_root, va, va - KERNEL_VMA, n, flags) : OK;
+}
+
+// Maps [base, end) of physical memory into the direct map, with 2 MiB pages
+// where alignment allows.
+static status_t map_direct(paddr_t base, paddr_t end, unsigned flags)
+{
+    status_t st = OK;
+    while (base < end && st == OK) {
+        if (IS_ALIGNED(base, LARGE_PAGE) && end - base >= LARGE_PAGE) {
+            st = map_large(kernel_root, DIRECT_MAP_BASE + base, base, flags);
+            base += LARGE_PAGE;
+        } else {
+            st = arch_mmu_map(kernel_root, DIRECT_MAP_BASE + base, base, 1, flags);
+            base += PAGE_SIZE;
+        }
+    }
+    return st;
+}
+
+// The direct map covers RAM, ACPI tables and NVS, and the first MiB (where
+// the RSDP lives); MMIO is mapped uncached on demand instead. The kernel
+// image's own frames are mapped read-only there.
+static status_t build_direct_map(void)
+{
+    paddr_t kstart = (paddr_t)__kernel_phys_start, kend = ALIGN_UP((paddr_t)__kernel_phys_end, PAGE_SIZE);
+    struct mem_range r[BOOT_MAX_MEM + 1];
+    size_t n = 0;
+    r[n++] = (struct mem_range){0, 1ull << 20};
+    for (size_t i = 0; i < boot_info.nmem; i++) {
+        const struct boot_mem *m = &boot_info.mem[i];
+        if (m->type != BOOT_MEM_RAM && m->type != BOOT_MEM_ACPI && m->type != BOOT_MEM_NVS)
+            continue;
+        paddr_t b = ALIGN_DOWN(m->base, PAGE_SIZE), e = ALIGN_UP(m->base + m->size, PAGE_SIZE);
+        if (n && b <= r[n - 1].base + r[n - 1].size) { // sorted: merge with the previous
+            paddr_t pe = r[n - 1].base + r[n - 1].size;
+            r[n - 1].size = MAX(pe, e) - r[n - 1].base;
+        } else {
+            r[n++] = (struct mem_range){b, e - b};
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        paddr_t b = r[i].base, e = r[i].base + r[i].size;
+        status_t st = OK;
+        if (b < kstart && e > kstart)
+            st = map_direct(b, kstart, VM_READ | VM_WRITE);
+        else if (e <= kstart || b >= kend)
+            st = map_direct(b, e, VM_READ | VM_WRITE);
+        if (st == OK && e > kend && b < kend)
+            st = map_direct(MAX(b, kend), e, VM_READ | VM_WRITE);
+        if (st != OK)
+            return st;
+    }
+    return map_direct(kstart, kend, VM_READ);
+}
+
+// Allocates the top-level kernel entries up front so every future address
+// space can share them by copying the upper half of the PML4.
+static status_t preallocate_kernel_half(void)
+{
+    uint64_t *pml4 = phys_to_virt(kernel_root);
+    for (unsigned i = 256; i < 512; i++) {
+        if (i != 256 && i < 510)
+            continue; // direct map, kernel virtual area, kernel image
+        paddr_t pa;
+        status_t st = alloc_table(&pa);
+        if (st != OK)
+            return st;
+        pml4[i] = pa | PTE_P | PTE_W;
+    }
+    return OK;
+}
+
+status_t arch_mmu_init(void)
+{
+    status_t st = alloc_table(&kernel_root);
+    if (st == OK)
+        st = preallocate_kernel_half();
+    if (st == OK)
+        st = map_section(__text_start, __text_end, VM_READ | VM_EXEC);
+    if (st == OK)
+        st = map_section(__rodata_start, __rodata_end, VM_READ);
+    if (st == OK)
+        st = map_section(__data_start, __bss_end, VM_READ | VM_WRITE);
+    if (st == OK)
+        st = map_section(__ksyms_start, __ksyms_end, VM_READ);
+    if (st == OK)
+        st = build_direct_map();
+    if (st != OK)
+        return st;
+    write_cr3(kernel_root);
+    switched = true;
+    return OK;
+}

@@ -1,0 +1,59 @@
+// The architecture interface generic kernel code calls. Each architecture
+// implements it under kernel/arch/<arch>/; the host test program supplies
+// stand-ins.
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/compiler.h"
+
+typedef uint64_t irqstate_t;
+
+// CPU setup before anything else: features, descriptor tables, traps,
+// protections (NX, SMEP, SMAP, UMIP), legacy interrupt controllers masked.
+void arch_early_init(void);
+// After the memory manager: guarded stacks for the double-fault and NMI paths.
+void arch_late_init(void);
+// Switches to the stack whose top is `top` and calls fn there (never returns).
+__noreturn void arch_run_on_stack(uint64_t top, void (*fn)(void));
+// Short description of the CPU for the boot log.
+const char *arch_cpu_description(void);
+
+// Disables interrupts and returns the previous state for arch_irq_restore().
+irqstate_t arch_irq_save(void);
+void arch_irq_restore(irqstate_t s);
+
+// A relaxing instruction for spin loops.
+void arch_cpu_relax(void);
+
+// Halts the CPU forever with interrupts off.
+__noreturn void arch_halt(void);
+
+// Raw timestamp counter.
+uint64_t arch_cycles(void);
+
+// Port I/O (devices the kernel itself drives: the UART).
+uint8_t arch_pio_in8(uint16_t port);
+void arch_pio_out8(uint16_t port, uint8_t v);
+
+// Prints the caller's registers and a symbolized backtrace (panic uses it).
+void arch_dump_stack(void);
+
+// Asks the VMM to end with `code` through QEMU's isa-debug-exit device, when
+// present. Returns if there is no such device.
+void arch_vm_exit(uint32_t code);
+
+// What a CPU exception taken under arch_call_catching_faults() looked like.
+struct fault_info {
+    int vector;         // architecture exception number
+    const char *name;   // "page fault", ...
+    uint64_t error;     // error code pushed by the CPU (0 if none)
+    uint64_t addr;      // faulting address (page faults), else 0
+    uint64_t ip;        // instruction pointer at the fault
+};
+
+// Runs fn(arg). Returns true if it returned normally; false if it raised a
+// CPU exception, which is then described in *info and not reported. Used by
+// tests that take exceptions on purpose.
+bool arch_call_catching_faults(void (*fn)(void *), void *arg, struct fault_info *info);

@@ -1,0 +1,183 @@
+// The boot sequence: from the PVH entry to a running kernel.
+#include "arch.h"
+#include "dev/uart.h"
+#include "init/boot_info.h"
+#include "init/boottime.h"
+#include "init/cmdline.h"
+#include "init/crash.h"
+#include "lib/klog.h"
+#include "lib/ktest.h"
+#include "lib/panic.h"
+#include "lib/parse.h"
+#include "lib/printk.h"
+#include "lib/string.h"
+#include "mm/kstack.h"
+#include "mm/mmu.h"
+#include "mm/pmm.h"
+#include "mm/slab.h"
+#include "sched/clock.h"
+
+#define EXIT_CODE_PASS 0x10 // QEMU exits with 33
+#define EXIT_CODE_FAIL 0x11 // QEMU exits with 35
+
+struct boot_info boot_info;
+
+extern char __kernel_phys_start[], __kernel_phys_end[];
+
+static bool ktest_mode;
+static char ktest_filter[256];
+
+static status_t set_ktest(const char *val, size_t len, bool has_val)
+{
+    if (len >= sizeof(ktest_filter))
+        return ERR_OUT_OF_RANGE;
+    ktest_mode = true;
+    memcpy(ktest_filter, val, len);
+    ktest_filter[len] = 0;
+    return OK;
+}
+CMDLINE_PARAM(ktest_param, "ktest", set_ktest, "run the in-kernel tests (ktest=a,b: those suites)");
+
+static status_t set_loglevel(const char *val, size_t len, bool has_val)
+{
+    uint64_t v;
+    status_t st = parse_u64(val, len, false, &v);
+    if (st != OK || v > LOG_DEBUG)
+        return st != OK ? st : ERR_OUT_OF_RANGE;
+    klog_set_console_level((int)v);
+    return OK;
+}
+CMDLINE_PARAM(loglevel_param, "loglevel", set_loglevel, "0-7: console log level (default 6)");
+
+static status_t set_quiet(const char *val, size_t len, bool has_val)
+{
+    klog_set_console_level(LOG_WARNING);
+    return has_val ? ERR_INVALID_ARGS : OK;
+}
+CMDLINE_PARAM(quiet_param, "quiet", set_quiet, "only warnings and errors on the console");
+
+// Consumed in user space by the device manager; accepted here.
+static status_t accept_virtio_mmio(const char *val, size_t len, bool has_val)
+{
+    return has_val ? OK : ERR_INVALID_ARGS;
+}
+CMDLINE_PARAM(virtio_mmio_param, "virtio_mmio.device", accept_virtio_mmio,
+              "size@base:irq of a virtio-mmio device (QEMU adds these)");
+
+// Before mmu_init the boot page tables map the first 4 GiB at DIRECT_MAP_BASE.
+static const void *read_phys_early(paddr_t pa, size_t len, void *ctx)
+{
+    if (pa == 0 || pa + len < pa || pa + len > (4ull << 30))
+        return NULL;
+    return phys_to_virt(pa);
+}
+
+static const char *mem_type_name(uint32_t type)
+{
+    static const char *const names[] = {"?", "RAM", "reserved", "ACPI", "ACPI NVS",
+                                        "unusable", "disabled", "persistent"};
+    return type < ARRAY_SIZE(names) ? names[type] : "?";
+}
+
+static void print_memory_map(void)
+{
+    for (size_t i = 0; i < boot_info.nmem; i++) {
+        const struct boot_mem *m = &boot_info.mem[i];
+        pr_info("  mem [0x%012llx-0x%012llx] %s", (unsigned long long)m->base,
+                (unsigned long long)(m->base + m->size - 1), mem_type_name(m->type));
+    }
+}
+
+static void mm_init(void)
+{
+    struct mem_range ram[BOOT_MAX_MEM], reserved[3];
+    size_t nram = 0, nres = 0;
+    for (size_t i = 0; i < boot_info.nmem; i++)
+        if (boot_info.mem[i].type == BOOT_MEM_RAM)
+            ram[nram++] = (struct mem_range){boot_info.mem[i].base, boot_info.mem[i].size};
+    // The first MiB (real-mode leftovers, RSDP, boot structures), the kernel
+    // image and the initrd are never handed out.
+    reserved[nres++] = (struct mem_range){0, 1ull << 20};
+    reserved[nres++] = (struct mem_range){(paddr_t)__kernel_phys_start,
+                                          (paddr_t)(__kernel_phys_end - __kernel_phys_start)};
+    if (boot_info.initrd_size)
+        reserved[nres++] = (struct mem_range){boot_info.initrd_base, boot_info.initrd_size};
+    status_t st = pmm_init(ram, nram, reserved, nres);
+    if (st != OK)
+        panic("mm: cannot manage memory: %s", status_str(st));
+    if ((st = arch_mmu_init()) != OK)
+        panic("mm: cannot build the kernel page tables: %s", status_str(st));
+    if ((st = slab_init()) != OK)
+        panic("mm: cannot start the slab allocator: %s", status_str(st));
+}
+
+static void print_memory_summary(void)
+{
+    struct pmm_stats s;
+    pmm_get_stats(&s);
+    pr_info("mm: RAM %llu MiB, free %llu MiB (low %llu MiB, high %llu MiB), reserved %llu KiB",
+            (unsigned long long)(s.total_pages >> 8), (unsigned long long)(s.free_pages >> 8),
+            (unsigned long long)(s.low_free_pages >> 8),
+            (unsigned long long)(s.high_free_pages >> 8),
+            (unsigned long long)(s.reserved_pages * 4));
+}
+
+// Runs the in-kernel suites and ends QEMU with the verdict.
+static __noreturn void run_ktest(void)
+{
+    int failed = ktest_run(ktest_filter);
+    pr_info("nimbus: ktest done: %d passed, %d failed, %d skipped", ktest_totals.passed,
+            ktest_totals.failed, ktest_totals.skipped);
+    arch_vm_exit(failed ? EXIT_CODE_FAIL : EXIT_CODE_PASS);
+    pr_info("nimbus: no exit device; halting");
+    arch_halt();
+}
+
+// The rest of the boot, on a kernel stack with a guard page.
+static __noreturn void kmain_guarded(void)
+{
+    boot_stage("memory");
+    print_memory_summary();
+    if (ktest_mode)
+        run_ktest();
+    crash_requested();
+    boot_stage("ready");
+    boot_stages_print();
+    pr_info("nimbus: ready. Press Ctrl-A X to leave QEMU.");
+    arch_halt();
+}
+
+void kmain(paddr_t start_info, uint64_t entry_tsc);
+void kmain(paddr_t start_info, uint64_t entry_tsc)
+{
+    boot_stage_entry(entry_tsc);
+    uart_init();
+    arch_early_init();
+    clock_init_early(entry_tsc);
+    boot_stage("console");
+
+    const char *why = NULL;
+    if (boot_info_from_pvh(&boot_info, start_info, read_phys_early, NULL, &why) != OK) {
+        pr_emerg("boot: cannot use the boot information at %#llx: %s",
+                 (unsigned long long)start_info, why ? why : "unknown error");
+        pr_emerg("nimbus: halted");
+        arch_halt();
+    }
+    pr_info("Nimbus booting (%s), TSC %llu kHz (%s)", boot_info.protocol,
+            (unsigned long long)(clock_tsc_hz() / 1000), clock_tsc_source());
+    pr_info("cpu: %s", arch_cpu_description());
+    pr_info("cmdline: %s", boot_info.cmdline);
+    cmdline_apply(boot_info.cmdline);
+    print_memory_map();
+    if (boot_info.initrd_size)
+        pr_info("initrd: %llu bytes at %#llx", (unsigned long long)boot_info.initrd_size,
+                (unsigned long long)boot_info.initrd_base);
+    boot_stage("cpu");
+
+    mm_init();
+    arch_late_init();
+    struct kstack ks;
+    if (kstack_alloc(&ks) != OK)
+        panic("mm: no memory for the boot stack");
+    arch_run_on_stack(ks.top, kmain_guarded);
+}

@@ -1,0 +1,81 @@
+// Kernel stacks in fixed slots of the kernel virtual area: each slot is a
+// guard page (never mapped) followed by KSTACK_SIZE of mapped stack.
+#include <stdbool.h>
+
+#include "lib/spinlock.h"
+#include "mm/kstack.h"
+#include "mm/mmu.h"
+#include "mm/pmm.h"
+
+#define KVA_STACKS    0xffffff0000000000ull // PML4 slot 510
+#define SLOT_SIZE     (KSTACK_SIZE + PAGE_SIZE)
+#define MAX_STACKS    4096
+#define KSTACK_PAGES  (KSTACK_SIZE / PAGE_SIZE)
+#define KSTACK_ORDER  2 // 4 pages
+_Static_assert(KSTACK_PAGES == (1u << KSTACK_ORDER), "stack order");
+
+static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
+static uint64_t used[MAX_STACKS / 64]; // guarded by kstack_lock
+
+static int claim_slot(void)
+{
+    irqstate_t s = spin_lock_irqsave(&kstack_lock);
+    for (int w = 0; w < MAX_STACKS / 64; w++) {
+        if (used[w] == ~0ull)
+            continue;
+        int b = __builtin_ctzll(~used[w]);
+        used[w] |= 1ull << b;
+        spin_unlock_irqrestore(&kstack_lock, s);
+        return w * 64 + b;
+    }
+    spin_unlock_irqrestore(&kstack_lock, s);
+    return -1;
+}
+
+static void release_slot(int slot)
+{
+    irqstate_t s = spin_lock_irqsave(&kstack_lock);
+    used[slot / 64] &= ~(1ull << (slot % 64));
+    spin_unlock_irqrestore(&kstack_lock, s);
+}
+
+status_t kstack_alloc(struct kstack *ks)
+{
+    int slot = claim_slot();
+    if (slot < 0)
+        return ERR_NO_RESOURCES;
+    paddr_t pa;
+    vaddr_t base = KVA_STACKS + (uint64_t)slot * SLOT_SIZE + PAGE_SIZE;
+    status_t st = pmm_alloc(KSTACK_ORDER, 0, &pa);
+    if (st != OK) {
+        release_slot(slot);
+        return st;
+    }
+    st = arch_mmu_map(arch_mmu_kernel_root(), base, pa, KSTACK_PAGES, VM_READ | VM_WRITE);
+    if (st != OK) {
+        pmm_free(pa, KSTACK_ORDER);
+        release_slot(slot);
+        return st;
+    }
+    ks->base = base;
+    ks->top = base + KSTACK_SIZE;
+    return OK;
+}
+
+void kstack_free(struct kstack *ks)
+{
+    paddr_t pa;
+    if (arch_mmu_query(arch_mmu_kernel_root(), ks->base, &pa, NULL) != OK)
+        return;
+    arch_mmu_unmap(arch_mmu_kernel_root(), ks->base, KSTACK_PAGES);
+    pmm_free(pa, KSTACK_ORDER);
+    release_slot((int)((ks->base - PAGE_SIZE - KVA_STACKS) / SLOT_SIZE));
+    ks->base = ks->top = 0;
+}
+
+int kstack_is_guard(vaddr_t va)
+{
+    if (va < KVA_STACKS || va >= KVA_STACKS + (uint64_t)MAX_STACKS * SLOT_SIZE)
+        return 0;
+    return (va - KVA_STACKS) % SLOT_SIZE < PAGE_SIZE;
+}
