@@ -28,7 +28,7 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
             --no-warn-rwx-segments -T kernel/arch/x86_64/kernel.ld
 
 HCFLAGS := -std=gnu11 -O1 -g $(WARN) $(INCS) -DHOST_TEST -fno-omit-frame-pointer \
-           -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
+           -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread -MMD -MP
 
 KERNEL_C := $(shell find kernel -name '*.c' | sort)
 KERNEL_S := $(shell find kernel -name '*.S' | sort)

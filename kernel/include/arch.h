@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/compiler.h"
+#include "nimbus/status.h"
 
 typedef uint64_t irqstate_t;
 
@@ -29,6 +30,41 @@ void arch_cpu_relax(void);
 
 // Halts the CPU forever with interrupts off.
 __noreturn void arch_halt(void);
+
+// Enables interrupts and waits for one (atomically: no wake-up is lost
+// between the check for work and the wait). Returns with interrupts enabled.
+void arch_idle(void);
+void arch_irq_enable(void);
+bool arch_irqs_enabled(void);
+
+// Interrupt handlers for device and timer vectors.
+typedef void (*arch_irq_fn)(void *arg);
+// Reserves a free vector for fn; ERR_NO_RESOURCES when none is left.
+status_t arch_irq_alloc(arch_irq_fn fn, void *arg, unsigned *vector);
+
+// The one-shot timer behind ktimers: arch_timer_set(deadline) makes the CPU
+// call ktimer_interrupt() once clock_monotonic_ns() >= deadline (UINT64_MAX
+// stops it). TSC-deadline mode where the CPU has it, else the local APIC
+// timer in one-shot mode.
+status_t arch_timer_init(void);
+void arch_timer_set(uint64_t deadline_ns);
+const char *arch_timer_name(void);
+
+// Saved kernel context of a thread that is not running.
+struct arch_context {
+    uint64_t rsp; // everything else is on the thread's stack
+};
+
+// Prepares ctx so that switching to it calls entry() on the stack whose top
+// is stack_top, with interrupts disabled.
+void arch_context_init(struct arch_context *ctx, uint64_t stack_top, void (*entry)(void));
+
+// Saves the current context in *from and resumes *to. Returns when something
+// switches back to *from.
+void arch_context_switch(struct arch_context *from, struct arch_context *to);
+
+// Index of the running CPU (0 = boot CPU).
+unsigned arch_cpu_index(void);
 
 // Raw timestamp counter.
 uint64_t arch_cycles(void);

@@ -16,6 +16,8 @@
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sched/thread.h"
+#include "sched/timer.h"
 
 #define EXIT_CODE_PASS 0x10 // QEMU exits with 33
 #define EXIT_CODE_FAIL 0x11 // QEMU exits with 35
@@ -138,13 +140,18 @@ static __noreturn void kmain_guarded(void)
 {
     boot_stage("memory");
     print_memory_summary();
+    if (ktimer_init_hw() != OK)
+        panic("timer: cannot run without a one-shot timer");
+    sched_init();
+    boot_stage("sched");
     if (ktest_mode)
         run_ktest();
     crash_requested();
     boot_stage("ready");
     boot_stages_print();
     pr_info("nimbus: ready. Press Ctrl-A X to leave QEMU.");
-    arch_halt();
+    for (;;)
+        thread_sleep_ns(3600ull * 1000000000ull);
 }
 
 void kmain(paddr_t start_info, uint64_t entry_tsc);

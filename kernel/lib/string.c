@@ -10,13 +10,6 @@
 
 #ifndef HOST_TEST
 
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    void *d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
-    return dst;
-}
-
 // Copies forwards when dst is below src (or the ranges are apart) and
 // backwards otherwise, so overlapping ranges come out right.
 void *memmove(void *dst, const void *src, size_t n)
@@ -30,13 +23,6 @@ void *memmove(void *dst, const void *src, size_t n)
         return memcpy(dst, src, n);
     while (n--)
         d[n] = s[n];
-    return dst;
-}
-
-void *memset(void *dst, int c, size_t n)
-{
-    void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
     return dst;
 }
 

@@ -217,8 +217,8 @@ static void reset_state(void)
 static status_t build_zones(void)
 {
     struct pfn_range span[NZONES] = {zone_span(0, LOW_END_PFN), zone_span(LOW_END_PFN, MAX_PFN)};
-    uint64_t npages = (span[ZONE_LOW].end - span[ZONE_LOW].start) +
-                      (span[ZONE_HIGH].end - span[ZONE_HIGH].start);
+    uint64_t npages =
+        (span[ZONE_LOW].end - span[ZONE_LOW].start) + (span[ZONE_HIGH].end - span[ZONE_HIGH].start);
     uint64_t need = ALIGN_UP(npages * sizeof(struct page), PAGE_SIZE) >> PAGE_SHIFT;
     uint64_t at = place_metadata(need);
 
@@ -335,13 +335,14 @@ void pmm_free(paddr_t pa, unsigned order)
     if (s == OK)
         buddy_free(zone_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT, order);
     const struct page *pg = s == OK ? NULL : pmm_page(pa & ~PAGE_MASK);
-    int held = pg && pg->state == PAGE_ALLOCATED ? pg->order : -1;
+    bool wrong_order = pg && pg->state == PAGE_ALLOCATED && pg->order != order;
+    unsigned held = pg ? pg->order : 0;
     spin_unlock_irqrestore(&pmm_lock, irq);
     if (s == OK)
         return;
     __atomic_fetch_add(&pmm_errors, 1, __ATOMIC_RELAXED);
-    if (held >= 0)
-        pr_err("pmm: bad free of %#lx order %u: %s (block has order %d)\n", pa, order, why, held);
+    if (wrong_order)
+        pr_err("pmm: bad free of %#lx order %u: %s (block has order %u)\n", pa, order, why, held);
     else
         pr_err("pmm: bad free of %#lx order %u: %s\n", pa, order, why);
 }

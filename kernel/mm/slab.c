@@ -28,8 +28,8 @@ struct slab {
 
 struct slab_cache {
     char name[SLAB_NAME_MAX];
-    size_t obj_size;       // object stride: the size rounded up to align
-    size_t align;          // at least 8
+    size_t obj_size; // object stride: the size rounded up to align
+    size_t align;    // at least 8
     uint32_t objs_per_slab;
     uint32_t obj_offset;   // of object 0 from the slab header
     uint32_t bitmap_words; // of slab.used
@@ -44,15 +44,15 @@ struct slab_cache {
 static const uint16_t class_sizes[] = {16,  32,  48,  64,  96,   128,  192,
                                        256, 384, 512, 768, 1024, 1536, 2048};
 static const char *const class_names[] = {
-    "kmalloc-16",  "kmalloc-32",  "kmalloc-48",  "kmalloc-64",   "kmalloc-96",
-    "kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-384",  "kmalloc-512",
+    "kmalloc-16",  "kmalloc-32",   "kmalloc-48",   "kmalloc-64",  "kmalloc-96",
+    "kmalloc-128", "kmalloc-192",  "kmalloc-256",  "kmalloc-384", "kmalloc-512",
     "kmalloc-768", "kmalloc-1024", "kmalloc-1536", "kmalloc-2048"};
 #define NCLASSES ARRAY_SIZE(class_sizes)
 _Static_assert(ARRAY_SIZE(class_names) == NCLASSES, "one name per size class");
 _Static_assert(KMALLOC_MAX_CLASS == 2048, "largest size class");
 
 static struct spinlock registry_lock = SPINLOCK_INIT("slab registry");
-static struct slab_cache *registry; // every cache, in creation order (registry_lock)
+static struct slab_cache *registry;   // every cache, in creation order (registry_lock)
 static struct slab_cache cache_cache; // the struct slab_cache of dedicated caches
 static struct slab_cache kmalloc_caches[NCLASSES];
 static uint8_t class_of[KMALLOC_MAX_CLASS / KMALLOC_MIN + 1]; // (n + 15) / 16 -> class
@@ -302,7 +302,8 @@ static const char *check_object(struct slab_cache *c, struct slab *s, const stru
     if (pg->use != PAGE_SLAB || pg->owner != s || s->magic != SLAB_MAGIC || s->cache != c)
         return "not a slab object";
     const char *objs = slab_objs(c, s);
-    if ((const char *)p < objs || (size_t)((const char *)p - objs) >= c->objs_per_slab * c->obj_size)
+    if ((const char *)p < objs ||
+        (size_t)((const char *)p - objs) >= c->objs_per_slab * c->obj_size)
         return "pointer into a slab header or tail, not an object";
     size_t off = (size_t)((const char *)p - objs);
     if (off % c->obj_size)
@@ -372,7 +373,11 @@ void slab_free(struct slab_cache *c, void *p)
     if (!p)
         return;
     const struct page *pg = heap_page(p);
-    if (!c || !pg || pg->use != PAGE_SLAB) {
+    if (!c) {
+        report(NULL, p, "slab_free without a cache");
+        return;
+    }
+    if (!pg || pg->use != PAGE_SLAB) {
         report(c, p, "free of a pointer that is not a slab object");
         return;
     }

@@ -188,3 +188,27 @@ const char *arch_cpu_description(void)
               f->tsc_deadline ? " tsc-deadline" : "");
     return desc;
 }
+
+extern char x86_thread_trampoline[];
+
+void arch_context_init(struct arch_context *ctx, uint64_t stack_top, void (*entry)(void))
+{
+    // The frame arch_context_switch pops: r15 r14 r13 r12 rbx rbp rflags, ret.
+    uint64_t *sp = (uint64_t *)(stack_top - 16); // keep 16-byte alignment at the call
+    *--sp = (uint64_t)x86_thread_trampoline;
+    *--sp = 0x2; // RFLAGS: interrupts disabled
+    *--sp = 0;   // rbp
+    *--sp = 0;   // rbx
+    *--sp = (uint64_t)entry; // r12
+    *--sp = 0;   // r13
+    *--sp = 0;   // r14
+    *--sp = 0;   // r15
+    ctx->rsp = (uint64_t)sp;
+}
+
+unsigned arch_cpu_index(void)
+{
+    unsigned idx;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(idx) : "i"(offsetof(struct x86_cpu, index)));
+    return idx;
+}

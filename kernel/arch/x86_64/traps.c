@@ -9,6 +9,7 @@
 #include "mm/mmu.h"
 #include "x86.h"
 #include "x86_cpu.h"
+#include "x86_irq.h"
 
 struct idt_entry {
     uint16_t off_lo;
@@ -254,6 +255,5 @@ void x86_trap_dispatch(struct trap_frame *f)
         x86_report_trap(f, NULL);
         crash_stop();
     }
-    // Device interrupts arrive with the hypervisor layer; ignore strays.
-    pr_warn("trap: unexpected interrupt vector %llu", (unsigned long long)f->vector);
+    x86_irq_dispatch((unsigned)f->vector);
 }

@@ -24,9 +24,9 @@ struct mem_range {
 #define PMM_LOW  (1u << 0) // must lie below 4 GiB (early page tables, 32-bit DMA)
 #define PMM_ZERO (1u << 1) // zero the block through the direct map
 
-#define PMM_LOW_LIMIT (4ull << 30) // first address of the high zone
-#define PMM_MAX_PHYS  (1ull << 44) // RAM beyond 16 TiB is ignored
-#define PMM_MAX_RANGES 128         // distinct RAM or reserved ranges after merging
+#define PMM_LOW_LIMIT  (4ull << 30) // first address of the high zone
+#define PMM_MAX_PHYS   (1ull << 44) // RAM beyond 16 TiB is ignored
+#define PMM_MAX_RANGES 128          // distinct RAM or reserved ranges after merging
 
 // pmm_init takes ownership of the RAM described by `ram` (any order, may
 // overlap, may be unaligned: trimmed inwards to whole pages) minus `reserved`
@@ -61,7 +61,7 @@ struct pmm_stats {
     uint64_t free_pages;     // low_free_pages + high_free_pages
     uint64_t low_free_pages; // free below 4 GiB
     uint64_t high_free_pages;
-    uint64_t reserved_pages; // RAM never handed out: reserved ranges and metadata
+    uint64_t reserved_pages;                 // RAM never handed out: reserved ranges and metadata
     uint64_t free_blocks[PMM_MAX_ORDER + 1]; // free blocks per order, both zones
     paddr_t meta_base;                       // the page-metadata array
     uint64_t meta_pages;

@@ -70,7 +70,7 @@ size_t ksize(const void *p);
 size_t slab_reclaim(void);
 
 struct slab_cache_stats {
-    const char *name;
+    const char *name;   // valid while the cache exists
     size_t obj_size;    // usable bytes per object (0 for "kmalloc-large")
     size_t objs_in_use; // allocated objects (blocks for "kmalloc-large")
     size_t objs_total;  // objects the cache's slabs hold

@@ -1,0 +1,157 @@
+// The local APIC: x2APIC (MSRs) where the CPU has it, else xAPIC (MMIO);
+// end of interrupt, and the one-shot timer (TSC-deadline or APIC timer).
+#include "lib/panic.h"
+#include "lib/printk.h"
+#include "mm/kva.h"
+#include "sched/clock.h"
+#include "sched/timer.h"
+#include "x86.h"
+#include "x86_cpu.h"
+#include "x86_irq.h"
+
+#define MSR_APIC_BASE      0x1b
+#define APIC_BASE_ENABLE   (1u << 11)
+#define APIC_BASE_X2APIC   (1u << 10)
+#define APIC_BASE_ADDR     0xfffff000ull
+#define MSR_TSC_DEADLINE   0x6e0
+#define MSR_X2APIC_FIRST   0x800
+
+// Register offsets (xAPIC MMIO; x2APIC MSR = 0x800 + offset / 16).
+#define APIC_ID       0x020
+#define APIC_TPR      0x080
+#define APIC_EOI      0x0b0
+#define APIC_SVR      0x0f0
+#define APIC_ICR_LO   0x300
+#define APIC_ICR_HI   0x310
+#define APIC_LVT_TIMER 0x320
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_LINT1 0x360
+#define APIC_LVT_ERROR 0x370
+#define APIC_TIMER_INIT 0x380
+#define APIC_TIMER_CUR  0x390
+#define APIC_TIMER_DIV  0x3e0
+
+#define SVR_ENABLE         (1u << 8)
+#define LVT_MASKED         (1u << 16)
+#define LVT_TIMER_ONESHOT  (0u << 17)
+#define LVT_TIMER_DEADLINE (2u << 17)
+#define TIMER_DIV_16       0x3
+
+static bool x2apic;
+static volatile uint32_t *xapic_regs;
+static bool tsc_deadline;
+static uint64_t apic_timer_hz; // APIC timer ticks per second (divide by 16)
+
+static uint32_t apic_read(uint32_t reg)
+{
+    if (x2apic)
+        return (uint32_t)rdmsr(MSR_X2APIC_FIRST + reg / 16);
+    return xapic_regs[reg / 4];
+}
+
+static void apic_write(uint32_t reg, uint32_t v)
+{
+    if (x2apic)
+        wrmsr(MSR_X2APIC_FIRST + reg / 16, v);
+    else
+        xapic_regs[reg / 4] = v;
+}
+
+void x86_apic_eoi(void)
+{
+    apic_write(APIC_EOI, 0);
+}
+
+uint32_t x86_apic_id(void)
+{
+    uint32_t id = apic_read(APIC_ID);
+    return x2apic ? id : id >> 24;
+}
+
+static void apic_enable(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    x2apic = x86_cpu_features.x2apic;
+    if (x2apic) {
+        wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+    } else {
+        wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
+        void *regs;
+        if (kva_map_mmio(base & APIC_BASE_ADDR, PAGE_SIZE, &regs) != OK)
+            panic("apic: cannot map the local APIC");
+        xapic_regs = regs;
+    }
+    apic_write(APIC_TPR, 0);
+    apic_write(APIC_LVT_LINT0, LVT_MASKED);
+    apic_write(APIC_LVT_LINT1, LVT_MASKED);
+    apic_write(APIC_LVT_ERROR, VEC_APIC_ERROR);
+    apic_write(APIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
+}
+
+// Counts APIC timer ticks over 1 ms of TSC time.
+static uint64_t calibrate_apic_timer(void)
+{
+    apic_write(APIC_TIMER_DIV, TIMER_DIV_16);
+    apic_write(APIC_LVT_TIMER, LVT_MASKED | LVT_TIMER_ONESHOT);
+    apic_write(APIC_TIMER_INIT, 0xffffffffu);
+    uint64_t start = clock_monotonic_ns();
+    while (clock_monotonic_ns() - start < 1000000)
+        __asm__ volatile("pause");
+    uint32_t left = apic_read(APIC_TIMER_CUR);
+    apic_write(APIC_TIMER_INIT, 0);
+    return (uint64_t)(0xffffffffu - left) * 1000;
+}
+
+static void timer_irq(void *arg)
+{
+    ktimer_interrupt();
+}
+
+status_t arch_timer_init(void)
+{
+    apic_enable();
+    x86_irq_set(VEC_TIMER, timer_irq, NULL);
+    tsc_deadline = x86_cpu_features.tsc_deadline && clock_tsc_hz();
+    if (tsc_deadline) {
+        apic_write(APIC_LVT_TIMER, LVT_TIMER_DEADLINE | VEC_TIMER);
+        return OK;
+    }
+    apic_timer_hz = calibrate_apic_timer();
+    if (!apic_timer_hz)
+        return ERR_NOT_SUPPORTED;
+    apic_write(APIC_LVT_TIMER, LVT_TIMER_ONESHOT | VEC_TIMER);
+    return OK;
+}
+
+const char *arch_timer_name(void)
+{
+    if (tsc_deadline)
+        return x2apic ? "tsc-deadline (x2apic)" : "tsc-deadline (xapic)";
+    return x2apic ? "apic-oneshot (x2apic)" : "apic-oneshot (xapic)";
+}
+
+void arch_timer_set(uint64_t deadline_ns)
+{
+    if (deadline_ns == UINT64_MAX) {
+        if (tsc_deadline)
+            wrmsr(MSR_TSC_DEADLINE, 0);
+        else
+            apic_write(APIC_TIMER_INIT, 0);
+        return;
+    }
+    uint64_t now = clock_monotonic_ns();
+    uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
+    if (tsc_deadline) {
+        uint64_t cycles = delta * clock_tsc_hz() / 1000000000ull;
+        if (delta > 1000000000ull) // avoid the product overflowing for far deadlines
+            cycles = delta / 1000 * (clock_tsc_hz() / 1000000);
+        wrmsr(MSR_TSC_DEADLINE, rdtsc() + (cycles ? cycles : 1));
+        return;
+    }
+    uint64_t ticks = delta * apic_timer_hz / 1000000000ull;
+    if (delta > 1000000000ull)
+        ticks = delta / 1000 * (apic_timer_hz / 1000000);
+    if (ticks > 0xffffffffu)
+        ticks = 0xffffffffu; // fires early; ktimer re-arms for the rest
+    apic_write(APIC_TIMER_INIT, ticks ? (uint32_t)ticks : 1);
+}

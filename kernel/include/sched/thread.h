@@ -1,0 +1,88 @@
+// Kernel threads and the scheduler. The kernel is not preemptible: a thread
+// runs until it blocks, yields or exits (user threads, later, are preempted
+// on their way back to user mode). Priorities: higher runs first; equal
+// priorities take turns.
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "lib/list.h"
+#include "lib/spinlock.h"
+#include "mm/kstack.h"
+#include "nimbus/status.h"
+#include "sched/wait.h"
+
+#define THREAD_NAME_MAX 32
+#define PRIO_IDLE       0
+#define PRIO_LOW        8
+#define PRIO_DEFAULT    16
+#define PRIO_HIGH       24
+#define PRIO_MAX        31
+
+enum thread_state {
+    THREAD_NEW,     // created, not started
+    THREAD_READY,   // on a run queue
+    THREAD_RUNNING, // on a CPU
+    THREAD_BLOCKED, // waiting (wait queue or sleep)
+    THREAD_DEAD,    // exited, not yet reaped
+};
+
+struct thread {
+    struct arch_context ctx; // saved while not running (run-queue lock)
+    struct kstack stack;
+    enum thread_state state; // (run-queue lock)
+    int priority;
+    unsigned cpu;              // run queue it belongs to
+    struct list_node rq_node;  // on a run queue while READY (run-queue lock)
+    struct list_node all_node; // in the list of all threads (threads lock)
+    char name[THREAD_NAME_MAX];
+    int (*entry)(void *);
+    void *arg;
+    int exit_code;
+    bool detached;           // freed by the scheduler when it exits
+    volatile bool on_cpu;    // still running on its stack (cleared after the last switch away)
+    struct spinlock lock;    // guards `exited` and `done`
+    struct wait_queue exited; // joiners (lock)
+    bool done;               // exited (lock)
+    uint64_t runtime_ns;     // CPU time used
+    uint64_t last_run;       // clock_monotonic_ns() when last switched in
+    uint64_t id;
+};
+
+// Turns the running boot context into the first thread and creates the idle
+// thread. Called once, after the timer hardware is up.
+void sched_init(void);
+
+// Creates a thread that will run entry(arg); it does not run until
+// thread_start(). ERR_NO_MEMORY when there is no memory for it.
+status_t thread_create(const char *name, int (*entry)(void *), void *arg, int priority,
+                       struct thread **out);
+void thread_start(struct thread *t);
+
+// Lets the thread free itself when it exits (no thread_join then).
+void thread_detach(struct thread *t);
+
+// Ends the calling thread with `code`.
+__noreturn void thread_exit(int code);
+
+// Waits until t exits (or the deadline passes: ERR_TIMED_OUT, t lives on),
+// stores its exit code and frees it.
+status_t thread_join(struct thread *t, uint64_t deadline, int *code);
+
+struct thread *thread_current(void);
+void thread_yield(void);
+
+// Sleeps until clock_monotonic_ns() >= deadline.
+void thread_sleep_until(uint64_t deadline);
+void thread_sleep_ns(uint64_t ns);
+
+// Internal to wait queues: blocks the current thread, releasing `lock`
+// (held, with interrupts off) only once it is marked blocked.
+void sched_block_unlock(struct spinlock *lock);
+// Makes a blocked thread runnable (no effect on other states).
+void sched_wake(struct thread *t);
+
+// Threads alive (not yet freed), for tests and `ps`.
+unsigned sched_thread_count(void);
