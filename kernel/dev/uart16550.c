@@ -5,22 +5,22 @@
 #include "arch.h"
 #include "dev/uart.h"
 
-#define COM1       0x3f8
-#define UART_DATA  0 // DLAB=0: transmit/receive
-#define UART_IER   1 // DLAB=0: interrupt enable
-#define UART_DLL   0 // DLAB=1: divisor low
-#define UART_DLM   1 // DLAB=1: divisor high
-#define UART_FCR   2
-#define UART_LCR   3
-#define UART_MCR   4
-#define UART_LSR   5
-#define UART_SCR   7
-#define LCR_8N1    0x03
-#define LCR_DLAB   0x80
-#define FCR_ENABLE 0x07 // enable and clear both FIFOs
+#define COM1             0x3f8
+#define UART_DATA        0 // DLAB=0: transmit/receive
+#define UART_IER         1 // DLAB=0: interrupt enable
+#define UART_DLL         0 // DLAB=1: divisor low
+#define UART_DLM         1 // DLAB=1: divisor high
+#define UART_FCR         2
+#define UART_LCR         3
+#define UART_MCR         4
+#define UART_LSR         5
+#define UART_SCR         7
+#define LCR_8N1          0x03
+#define LCR_DLAB         0x80
+#define FCR_ENABLE       0x07 // enable and clear both FIFOs
 #define MCR_DTR_RTS_OUT2 0x0b
-#define LSR_DATA   0x01
-#define LSR_THRE   0x20
+#define LSR_DATA         0x01
+#define LSR_THRE         0x20
 
 static bool uart_present;
 

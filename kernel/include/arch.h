@@ -82,11 +82,11 @@ void arch_vm_exit(uint32_t code);
 
 // What a CPU exception taken under arch_call_catching_faults() looked like.
 struct fault_info {
-    int vector;         // architecture exception number
-    const char *name;   // "page fault", ...
-    uint64_t error;     // error code pushed by the CPU (0 if none)
-    uint64_t addr;      // faulting address (page faults), else 0
-    uint64_t ip;        // instruction pointer at the fault
+    int vector;       // architecture exception number
+    const char *name; // "page fault", ...
+    uint64_t error;   // error code pushed by the CPU (0 if none)
+    uint64_t addr;    // faulting address (page faults), else 0
+    uint64_t ip;      // instruction pointer at the fault
 };
 
 // Runs fn(arg). Returns true if it returned normally; false if it raised a

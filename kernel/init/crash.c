@@ -37,7 +37,8 @@ static status_t set_crash(const char *val, size_t len, bool has_val)
     crash_kind[len] = 0;
     return OK;
 }
-CMDLINE_PARAM(crash_param, "crash", set_crash, "pf|ud|de|gp|nx|rodata|stack|panic: fault on purpose");
+CMDLINE_PARAM(crash_param, "crash", set_crash,
+              "pf|ud|de|gp|nx|rodata|stack|panic: fault on purpose");
 
 void crash_stop(void)
 {

@@ -1,6 +1,7 @@
 // The boot sequence: from the PVH entry to a running kernel.
 #include "arch.h"
 #include "dev/uart.h"
+#include "hv/hv.h"
 #include "init/boot_info.h"
 #include "init/boottime.h"
 #include "init/cmdline.h"
@@ -76,8 +77,8 @@ static const void *read_phys_early(paddr_t pa, size_t len, void *ctx)
 
 static const char *mem_type_name(uint32_t type)
 {
-    static const char *const names[] = {"?", "RAM", "reserved", "ACPI", "ACPI NVS",
-                                        "unusable", "disabled", "persistent"};
+    static const char *const names[] = {"?",        "RAM",      "reserved", "ACPI",
+                                        "ACPI NVS", "unusable", "disabled", "persistent"};
     return type < ARRAY_SIZE(names) ? names[type] : "?";
 }
 
@@ -101,7 +102,7 @@ static void mm_init(void)
     // image and the initrd are never handed out.
     reserved[nres++] = (struct mem_range){0, 1ull << 20};
     reserved[nres++] = (struct mem_range){(paddr_t)__kernel_phys_start,
-                                          (paddr_t)(__kernel_phys_end - __kernel_phys_start)};
+                                          (paddr_t)((uintptr_t)__kernel_phys_end - (uintptr_t)__kernel_phys_start)};
     if (boot_info.initrd_size)
         reserved[nres++] = (struct mem_range){boot_info.initrd_base, boot_info.initrd_size};
     status_t st = pmm_init(ram, nram, reserved, nres);
@@ -161,6 +162,7 @@ void kmain(paddr_t start_info, uint64_t entry_tsc)
     uart_init();
     arch_early_init();
     clock_init_early(entry_tsc);
+    hv_init();
     boot_stage("console");
 
     const char *why = NULL;

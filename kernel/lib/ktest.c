@@ -86,18 +86,26 @@ static bool run_suite(const struct ktest_suite *s, int index)
     return failed == 0;
 }
 
+// The registered suites, from the linker section's bounds.
+static size_t suite_count(void)
+{
+    return ((uintptr_t)__stop_ktest_suites - (uintptr_t)__start_ktest_suites) /
+           sizeof(__start_ktest_suites[0]);
+}
+
 int ktest_run(const char *filter)
 {
     int nsuites = 0, index = 0;
+    size_t n = suite_count();
     ktest_totals = (struct ktest_totals){0};
-    for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites; s++)
-        if (selected(filter, (*s)->name))
+    for (size_t i = 0; i < n; i++)
+        if (selected(filter, __start_ktest_suites[i]->name))
             nsuites++;
     outf("KTAP version 1\n");
     outf("1..%d\n", nsuites);
-    for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites; s++)
-        if (selected(filter, (*s)->name))
-            run_suite(*s, ++index);
+    for (size_t i = 0; i < n; i++)
+        if (selected(filter, __start_ktest_suites[i]->name))
+            run_suite(__start_ktest_suites[i], ++index);
     outf("# ktest: %d passed, %d failed, %d skipped\n", ktest_totals.passed, ktest_totals.failed,
          ktest_totals.skipped);
     return ktest_totals.failed;

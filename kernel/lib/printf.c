@@ -14,7 +14,7 @@ struct out {
 struct spec {
     bool left, zero, plus, space, alt;
     int width;
-    int prec; // -1 when not given
+    int prec;   // -1 when not given
     int lenmod; // 0 int, 1 long, 2 long long, -1 short, -2 char, 3 size_t/ptrdiff/intmax
 };
 
@@ -53,10 +53,8 @@ static void put_num(struct out *o, const struct spec *sp, uint64_t v, bool neg, 
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[24];
     int n = 0;
-    while (v) {
-        tmp[n++] = digits[v % base];
-        v /= base;
-    }
+    for (uint64_t rest = v; rest != 0; rest /= base)
+        tmp[n++] = digits[rest % base];
     int prec = sp->prec < 0 ? 1 : sp->prec;
     int zeros = prec > n ? prec - n : 0;
     const char *prefix = "";

@@ -21,7 +21,8 @@ static void printf_integers(struct ktest *t)
     EXPECT_STREQ(fmt1(b, sizeof b, "%d %i %u", -42, 7, 4000000000u), "-42 7 4000000000");
     EXPECT_STREQ(fmt1(b, sizeof b, "%lld", (long long)INT64_MIN), "-9223372036854775808");
     EXPECT_STREQ(fmt1(b, sizeof b, "%llu", (unsigned long long)UINT64_MAX), "18446744073709551615");
-    EXPECT_STREQ(fmt1(b, sizeof b, "%x %X %#x %o", 0xbeefu, 0xbeefu, 255u, 8u), "beef BEEF 0xff 10");
+    EXPECT_STREQ(fmt1(b, sizeof b, "%x %X %#x %o", 0xbeefu, 0xbeefu, 255u, 8u),
+                 "beef BEEF 0xff 10");
     EXPECT_STREQ(fmt1(b, sizeof b, "%zu %hhu %hd", (size_t)12, 257u, 65537), "12 1 1");
     EXPECT_STREQ(fmt1(b, sizeof b, "%d", 0), "0");
 }

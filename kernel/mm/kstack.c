@@ -7,11 +7,11 @@
 #include "mm/mmu.h"
 #include "mm/pmm.h"
 
-#define KVA_STACKS    0xffffff0000000000ull // PML4 slot 510
-#define SLOT_SIZE     (KSTACK_SIZE + PAGE_SIZE)
-#define MAX_STACKS    4096
-#define KSTACK_PAGES  (KSTACK_SIZE / PAGE_SIZE)
-#define KSTACK_ORDER  2 // 4 pages
+#define KVA_STACKS   0xffffff0000000000ull // PML4 slot 510
+#define SLOT_SIZE    (KSTACK_SIZE + PAGE_SIZE)
+#define MAX_STACKS   4096
+#define KSTACK_PAGES (KSTACK_SIZE / PAGE_SIZE)
+#define KSTACK_ORDER 2 // 4 pages
 _Static_assert(KSTACK_PAGES == (1u << KSTACK_ORDER), "stack order");
 
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");

@@ -23,8 +23,8 @@ status_t kva_map_mmio(paddr_t pa, size_t size, void **out)
     vaddr_t va = kva_next;
     kva_next += (pages + 1) * PAGE_SIZE; // one unmapped page between mappings
     spin_unlock_irqrestore(&kva_lock, s);
-    status_t st = arch_mmu_map(arch_mmu_kernel_root(), va, base, pages,
-                               VM_READ | VM_WRITE | VM_UNCACHED);
+    status_t st =
+        arch_mmu_map(arch_mmu_kernel_root(), va, base, pages, VM_READ | VM_WRITE | VM_UNCACHED);
     if (st == OK)
         *out = (void *)(va + (pa - base));
     return st;

@@ -26,7 +26,7 @@ static struct runqueue runqueues[MAX_CPUS];
 static struct thread boot_thread;
 static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct list_node all_threads = LIST_INIT(all_threads); // (threads_lock)
-static unsigned thread_count;                                  // (threads_lock)
+static unsigned thread_count;                                 // (threads_lock)
 static uint64_t next_thread_id = 1;
 
 static struct runqueue *this_rq(void)

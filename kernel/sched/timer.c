@@ -8,7 +8,7 @@
 
 static struct spinlock timer_lock = SPINLOCK_INIT("ktimer");
 static struct list_node timers = LIST_INIT(timers); // by deadline (timer_lock)
-static uint64_t programmed = UINT64_MAX;           // deadline in the hardware (timer_lock)
+static uint64_t programmed = UINT64_MAX;            // deadline in the hardware (timer_lock)
 
 void ktimer_init(struct ktimer *t, ktimer_fn fn, void *arg)
 {
@@ -39,7 +39,8 @@ void ktimer_arm(struct ktimer *t, uint64_t deadline)
     t->deadline = deadline;
     t->armed = true;
     struct list_node *pos = &timers;
-    list_for_each(it, &timers) {
+    list_for_each(it, &timers)
+    {
         if (list_entry(it, struct ktimer, node)->deadline > deadline)
             break;
         pos = it;

@@ -50,9 +50,7 @@ void arch_irq_restore(irqstate_t s)
     (void)s;
 }
 
-void arch_cpu_relax(void)
-{
-}
+void arch_cpu_relax(void) {}
 
 void arch_halt(void)
 {

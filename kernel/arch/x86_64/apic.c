@@ -9,24 +9,24 @@
 #include "x86_cpu.h"
 #include "x86_irq.h"
 
-#define MSR_APIC_BASE      0x1b
-#define APIC_BASE_ENABLE   (1u << 11)
-#define APIC_BASE_X2APIC   (1u << 10)
-#define APIC_BASE_ADDR     0xfffff000ull
-#define MSR_TSC_DEADLINE   0x6e0
-#define MSR_X2APIC_FIRST   0x800
+#define MSR_APIC_BASE    0x1b
+#define APIC_BASE_ENABLE (1u << 11)
+#define APIC_BASE_X2APIC (1u << 10)
+#define APIC_BASE_ADDR   0xfffff000ull
+#define MSR_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_FIRST 0x800
 
 // Register offsets (xAPIC MMIO; x2APIC MSR = 0x800 + offset / 16).
-#define APIC_ID       0x020
-#define APIC_TPR      0x080
-#define APIC_EOI      0x0b0
-#define APIC_SVR      0x0f0
-#define APIC_ICR_LO   0x300
-#define APIC_ICR_HI   0x310
-#define APIC_LVT_TIMER 0x320
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_LVT_ERROR 0x370
+#define APIC_ID         0x020
+#define APIC_TPR        0x080
+#define APIC_EOI        0x0b0
+#define APIC_SVR        0x0f0
+#define APIC_ICR_LO     0x300
+#define APIC_ICR_HI     0x310
+#define APIC_LVT_TIMER  0x320
+#define APIC_LVT_LINT0  0x350
+#define APIC_LVT_LINT1  0x360
+#define APIC_LVT_ERROR  0x370
 #define APIC_TIMER_INIT 0x380
 #define APIC_TIMER_CUR  0x390
 #define APIC_TIMER_DIV  0x3e0

@@ -51,8 +51,8 @@ void arch_vm_exit(uint32_t code)
     outl(PORT_DEBUG_EXIT, code);
 }
 
-#define PIT_MODE2_CH0 0x34 // channel 0, lobyte/hibyte, rate generator
-#define PIT_LATCH_CH0 0x00
+#define PIT_MODE2_CH0       0x34 // channel 0, lobyte/hibyte, rate generator
+#define PIT_LATCH_CH0       0x00
 #define CALIBRATE_PIT_TICKS 2386 // 2 ms
 
 static uint16_t pit_read(void)

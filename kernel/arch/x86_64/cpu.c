@@ -40,12 +40,12 @@ static void detect_features(struct x86_features *f)
 }
 
 // Segment descriptors: flat 64-bit code and data, ring 0 and ring 3.
-#define SEG_KCODE64   0x00af9a000000ffffull
-#define SEG_KDATA     0x00cf92000000ffffull
-#define SEG_UCODE32   0x00cffa000000ffffull
-#define SEG_UDATA     0x00cff2000000ffffull
-#define SEG_UCODE64   0x00affa000000ffffull
-#define SEG_TSS_TYPE  0x89ull // present, 64-bit available TSS
+#define SEG_KCODE64  0x00af9a000000ffffull
+#define SEG_KDATA    0x00cf92000000ffffull
+#define SEG_UCODE32  0x00cffa000000ffffull
+#define SEG_UDATA    0x00cff2000000ffffull
+#define SEG_UCODE64  0x00affa000000ffffull
+#define SEG_TSS_TYPE 0x89ull // present, 64-bit available TSS
 
 static void gdt_set_tss(uint64_t *gdt, const struct tss *tss)
 {
@@ -129,10 +129,10 @@ void x86_cpu_init_ist(void)
     }
 }
 
-#define PIC1_DATA 0x21
-#define PIC2_DATA 0xa1
-#define PIC1_CMD  0x20
-#define PIC2_CMD  0xa0
+#define PIC1_DATA          0x21
+#define PIC2_DATA          0xa1
+#define PIC1_CMD           0x20
+#define PIC2_CMD           0xa0
 #define PIC_ICW1_INIT_ICW4 0x11
 #define PIC_ICW4_8086      0x01
 #define PIC1_VECTOR        0x20
@@ -196,13 +196,13 @@ void arch_context_init(struct arch_context *ctx, uint64_t stack_top, void (*entr
     // The frame arch_context_switch pops: r15 r14 r13 r12 rbx rbp rflags, ret.
     uint64_t *sp = (uint64_t *)(stack_top - 16); // keep 16-byte alignment at the call
     *--sp = (uint64_t)x86_thread_trampoline;
-    *--sp = 0x2; // RFLAGS: interrupts disabled
-    *--sp = 0;   // rbp
-    *--sp = 0;   // rbx
+    *--sp = 0x2;             // RFLAGS: interrupts disabled
+    *--sp = 0;               // rbp
+    *--sp = 0;               // rbx
     *--sp = (uint64_t)entry; // r12
-    *--sp = 0;   // r13
-    *--sp = 0;   // r14
-    *--sp = 0;   // r15
+    *--sp = 0;               // r13
+    *--sp = 0;               // r14
+    *--sp = 0;               // r15
     ctx->rsp = (uint64_t)sp;
 }
 

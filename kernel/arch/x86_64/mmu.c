@@ -10,15 +10,15 @@
 #include "x86.h"
 #include "x86_cpu.h"
 
-#define PTE_P    (1ull << 0)
-#define PTE_W    (1ull << 1)
-#define PTE_U    (1ull << 2)
-#define PTE_PWT  (1ull << 3)
-#define PTE_PCD  (1ull << 4)
-#define PTE_PS   (1ull << 7)
-#define PTE_G    (1ull << 8)
-#define PTE_NX   (1ull << 63)
-#define PTE_ADDR 0x000ffffffffff000ull
+#define PTE_P      (1ull << 0)
+#define PTE_W      (1ull << 1)
+#define PTE_U      (1ull << 2)
+#define PTE_PWT    (1ull << 3)
+#define PTE_PCD    (1ull << 4)
+#define PTE_PS     (1ull << 7)
+#define PTE_G      (1ull << 8)
+#define PTE_NX     (1ull << 63)
+#define PTE_ADDR   0x000ffffffffff000ull
 #define LARGE_PAGE (2ull << 20)
 
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
@@ -244,7 +244,8 @@ static status_t map_direct(paddr_t base, paddr_t end, unsigned flags)
 // image's own frames are mapped read-only there.
 static status_t build_direct_map(void)
 {
-    paddr_t kstart = (paddr_t)__kernel_phys_start, kend = ALIGN_UP((paddr_t)__kernel_phys_end, PAGE_SIZE);
+    paddr_t kstart = (paddr_t)__kernel_phys_start,
+            kend = ALIGN_UP((paddr_t)__kernel_phys_end, PAGE_SIZE);
     struct mem_range r[BOOT_MAX_MEM + 1];
     size_t n = 0;
     r[n++] = (struct mem_range){0, 1ull << 20};

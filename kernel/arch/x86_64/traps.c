@@ -24,11 +24,11 @@ _Static_assert(sizeof(struct idt_entry) == 16, "idt_entry layout");
 
 #define IDT_INTERRUPT_GATE 0x8e // present, ring 0, 64-bit interrupt gate
 #define TRAP_STUB_SIZE     16
-#define VEC_DE 0
-#define VEC_NMI 2
-#define VEC_DF 8
-#define VEC_PF 14
-#define VEC_MC 18
+#define VEC_DE             0
+#define VEC_NMI            2
+#define VEC_DF             8
+#define VEC_PF             14
+#define VEC_MC             18
 
 struct x86_jmpbuf {
     uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip, rflags;

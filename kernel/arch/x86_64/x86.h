@@ -11,49 +11,49 @@
 #define GDT_TSS     0x30
 
 // Control register bits.
-#define CR0_PE  (1u << 0)
-#define CR0_WP  (1u << 16)
-#define CR0_PG  (1u << 31)
-#define CR4_PAE (1u << 5)
-#define CR4_PGE (1u << 7)
+#define CR0_PE   (1u << 0)
+#define CR0_WP   (1u << 16)
+#define CR0_PG   (1u << 31)
+#define CR4_PAE  (1u << 5)
+#define CR4_PGE  (1u << 7)
 #define CR4_UMIP (1u << 11)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 
 // Model-specific registers.
-#define MSR_EFER         0xc0000080
-#define MSR_FS_BASE      0xc0000100
-#define MSR_GS_BASE      0xc0000101
+#define MSR_EFER           0xc0000080
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_PAT          0x277
-#define EFER_SCE         (1u << 0)
-#define EFER_LME         (1u << 8)
-#define EFER_NXE         (1u << 11)
+#define MSR_PAT            0x277
+#define EFER_SCE           (1u << 0)
+#define EFER_LME           (1u << 8)
+#define EFER_NXE           (1u << 11)
 
 // CPUID leaves and feature bits.
-#define CPUID_EXT_MAX        0x80000000
-#define CPUID_EXT_FEATURES   0x80000001
-#define CPUID_EXT_EDX_NX     (1u << 20)
-#define CPUID_EXT_EDX_1GB    (1u << 26)
-#define CPUID_EXT_EDX_LM     (1u << 29)
-#define CPUID_FEATURES       0x1
-#define CPUID_1_ECX_X2APIC   (1u << 21)
+#define CPUID_EXT_MAX            0x80000000
+#define CPUID_EXT_FEATURES       0x80000001
+#define CPUID_EXT_EDX_NX         (1u << 20)
+#define CPUID_EXT_EDX_1GB        (1u << 26)
+#define CPUID_EXT_EDX_LM         (1u << 29)
+#define CPUID_FEATURES           0x1
+#define CPUID_1_ECX_X2APIC       (1u << 21)
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
-#define CPUID_1_EDX_PGE      (1u << 13)
-#define CPUID_1_EDX_PAT      (1u << 16)
-#define CPUID_EXT7           0x7
-#define CPUID_7_EBX_SMEP     (1u << 7)
-#define CPUID_7_EBX_SMAP     (1u << 20)
-#define CPUID_7_ECX_UMIP     (1u << 2)
-#define CPUID_TSC_CRYSTAL    0x15
-#define CPUID_FREQ           0x16
+#define CPUID_1_ECX_HYPERVISOR   (1u << 31)
+#define CPUID_1_EDX_PGE          (1u << 13)
+#define CPUID_1_EDX_PAT          (1u << 16)
+#define CPUID_EXT7               0x7
+#define CPUID_7_EBX_SMEP         (1u << 7)
+#define CPUID_7_EBX_SMAP         (1u << 20)
+#define CPUID_7_ECX_UMIP         (1u << 2)
+#define CPUID_TSC_CRYSTAL        0x15
+#define CPUID_FREQ               0x16
 
 // Legacy I/O ports the kernel touches.
-#define PORT_PIT_CH0     0x40
-#define PORT_PIT_CMD     0x43
-#define PORT_DEBUG_EXIT  0xf4
-#define PIT_HZ           1193182u
+#define PORT_PIT_CH0    0x40
+#define PORT_PIT_CMD    0x43
+#define PORT_DEBUG_EXIT 0xf4
+#define PIT_HZ          1193182u
 
 #ifndef __ASSEMBLY__
 #include <stdint.h>
@@ -65,7 +65,8 @@ struct cpuid_regs {
 static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t sub)
 {
     struct cpuid_regs r;
-    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+    __asm__ volatile("cpuid"
+                     : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
                      : "a"(leaf), "c"(sub));
     return r;
 }
@@ -106,16 +107,16 @@ static inline void outl(uint16_t port, uint32_t v)
     __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
 }
 
-#define DEFINE_CR(n)                                                                               \
-    static inline uint64_t read_cr##n(void)                                                        \
-    {                                                                                              \
-        uint64_t v;                                                                                \
-        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                          \
-        return v;                                                                                  \
-    }                                                                                              \
-    static inline void write_cr##n(uint64_t v)                                                     \
-    {                                                                                              \
-        __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory");                                   \
+#define DEFINE_CR(n)                                             \
+    static inline uint64_t read_cr##n(void)                      \
+    {                                                            \
+        uint64_t v;                                              \
+        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));        \
+        return v;                                                \
+    }                                                            \
+    static inline void write_cr##n(uint64_t v)                   \
+    {                                                            \
+        __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); \
     }
 DEFINE_CR(0)
 DEFINE_CR(2)

@@ -28,8 +28,8 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "tss layout");
 
 // IST slots: stacks the CPU switches to for faults that may hit a broken stack.
-#define IST_DOUBLE_FAULT 1
-#define IST_NMI          2
+#define IST_DOUBLE_FAULT  1
+#define IST_NMI           2
 #define IST_MACHINE_CHECK 3
 
 // Registers saved by trapentry.S, in push order reversed.
@@ -49,7 +49,7 @@ struct x86_cpu {
     uint32_t index;
     uint64_t gdt[9]; // null, kcode, kdata, ucode32, udata, ucode64, tss (2 slots), spare
     struct tss tss;
-    struct fault_catch *catch; // armed by arch_call_catching_faults
+    struct fault_catch *catch;      // armed by arch_call_catching_faults
     uint64_t stack_base, stack_top; // current kernel stack, for backtraces
 };
 

@@ -30,14 +30,14 @@ struct boot_mem {
 };
 
 struct boot_info {
-    const char *protocol;               // "pvh"
-    struct boot_mem mem[BOOT_MAX_MEM];  // sorted by base, non-overlapping
+    const char *protocol;              // "pvh"
+    struct boot_mem mem[BOOT_MAX_MEM]; // sorted by base, non-overlapping
     size_t nmem;
-    char cmdline[BOOT_CMDLINE_MAX];     // NUL-terminated, possibly truncated
-    paddr_t initrd_base;                // 0 when there is none
+    char cmdline[BOOT_CMDLINE_MAX]; // NUL-terminated, possibly truncated
+    paddr_t initrd_base;            // 0 when there is none
     uint64_t initrd_size;
-    paddr_t rsdp;                       // 0 when not given
-    paddr_t start_info;                 // physical address of the raw structure
+    paddr_t rsdp;       // 0 when not given
+    paddr_t start_info; // physical address of the raw structure
 };
 
 // The PVH start structure (little endian), from the Xen public headers.

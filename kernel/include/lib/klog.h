@@ -8,9 +8,9 @@
 #define KLOG_LINE_MAX 256
 
 struct klog_entry {
-    uint64_t seq;      // 0, 1, 2 ... in order of logging
-    uint64_t ts_ns;    // clock_monotonic_ns() when logged
-    int level;         // LOG_*
+    uint64_t seq;   // 0, 1, 2 ... in order of logging
+    uint64_t ts_ns; // clock_monotonic_ns() when logged
+    int level;      // LOG_*
     char text[KLOG_LINE_MAX];
 };
 

@@ -34,15 +34,18 @@ struct ktest_suite {
 };
 
 // One entry per test function inside KTEST_SUITE(...).
-#define KTEST_CASE(fn) {#fn, fn}
+#define KTEST_CASE(fn) \
+    {                  \
+#fn, fn        \
+    }
 
 // Defines a suite and registers it in the "ktest_suites" linker section.
-#define KTEST_SUITE(sname, ...)                                                                    \
-    static const struct ktest_case sname##_ktest_cases[] = {__VA_ARGS__};                          \
-    static const struct ktest_suite sname##_ktest_suite = {                                        \
-        #sname, sname##_ktest_cases, ARRAY_SIZE(sname##_ktest_cases)};                             \
-    static const struct ktest_suite *const sname##_ktest_ptr __used                                \
-        __section("ktest_suites") __aligned(8) = &sname##_ktest_suite
+#define KTEST_SUITE(sname, ...)                                                               \
+    static const struct ktest_case sname##_ktest_cases[] = {__VA_ARGS__};                     \
+    static const struct ktest_suite sname##_ktest_suite = {#sname, sname##_ktest_cases,       \
+                                                           ARRAY_SIZE(sname##_ktest_cases)};  \
+    static const struct ktest_suite *const sname##_ktest_ptr __used __section("ktest_suites") \
+        __aligned(8) = &sname##_ktest_suite
 
 void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ...) __printf(4, 5);
 
@@ -63,34 +66,34 @@ void ktest_output(const char *s);
 
 #define KTEST_FAIL_(t, ...) ktest_fail((t), __FILE__, __LINE__, __VA_ARGS__)
 
-#define KTEST_CHECK_(cond, onfail, ...)                                                            \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            KTEST_FAIL_(t, __VA_ARGS__);                                                           \
-            onfail;                                                                                \
-        }                                                                                          \
+#define KTEST_CHECK_(cond, onfail, ...)  \
+    do {                                 \
+        if (!(cond)) {                   \
+            KTEST_FAIL_(t, __VA_ARGS__); \
+            onfail;                      \
+        }                                \
     } while (0)
 
-#define KTEST_CMP_(a, op, b, onfail)                                                               \
-    do {                                                                                           \
-        __auto_type a_ = (a);                                                                      \
-        __auto_type b_ = (b);                                                                      \
-        if (!(a_ op b_)) {                                                                         \
-            KTEST_FAIL_(t, "expected %s %s %s (%lld vs %lld, 0x%llx vs 0x%llx)", #a, #op, #b,      \
-                        (long long)a_, (long long)b_, (unsigned long long)a_,                      \
-                        (unsigned long long)b_);                                                   \
-            onfail;                                                                                \
-        }                                                                                          \
+#define KTEST_CMP_(a, op, b, onfail)                                                          \
+    do {                                                                                      \
+        __auto_type a_ = (a);                                                                 \
+        __auto_type b_ = (b);                                                                 \
+        if (!(a_ op b_)) {                                                                    \
+            KTEST_FAIL_(t, "expected %s %s %s (%lld vs %lld, 0x%llx vs 0x%llx)", #a, #op, #b, \
+                        (long long)a_, (long long)b_, (unsigned long long)a_,                 \
+                        (unsigned long long)b_);                                              \
+            onfail;                                                                           \
+        }                                                                                     \
     } while (0)
 
-#define KTEST_STREQ_(a, b, onfail)                                                                 \
-    do {                                                                                           \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (!ktest_str_equal(a_, b_)) {                                                            \
-            KTEST_FAIL_(t, "expected %s == %s (\"%s\" vs \"%s\")", #a, #b, a_ ? a_ : "(null)",     \
-                        b_ ? b_ : "(null)");                                                       \
-            onfail;                                                                                \
-        }                                                                                          \
+#define KTEST_STREQ_(a, b, onfail)                                                             \
+    do {                                                                                       \
+        const char *a_ = (a), *b_ = (b);                                                       \
+        if (!ktest_str_equal(a_, b_)) {                                                        \
+            KTEST_FAIL_(t, "expected %s == %s (\"%s\" vs \"%s\")", #a, #b, a_ ? a_ : "(null)", \
+                        b_ ? b_ : "(null)");                                                   \
+            onfail;                                                                            \
+        }                                                                                      \
     } while (0)
 
 bool ktest_str_equal(const char *a, const char *b);
@@ -111,34 +114,34 @@ bool ktest_str_equal(const char *a, const char *b);
 
 #define ASSERT_TRUE(c)      KTEST_CHECK_(c, return, "expected %s", #c)
 #define ASSERT_FALSE(c)     KTEST_CHECK_(!(c), return, "expected !(%s)", #c)
-#define ASSERT_EQ(a, b)     KTEST_CMP_(a, ==, b, return)
-#define ASSERT_NE(a, b)     KTEST_CMP_(a, !=, b, return)
-#define ASSERT_LT(a, b)     KTEST_CMP_(a, <, b, return)
-#define ASSERT_LE(a, b)     KTEST_CMP_(a, <=, b, return)
-#define ASSERT_GT(a, b)     KTEST_CMP_(a, >, b, return)
-#define ASSERT_GE(a, b)     KTEST_CMP_(a, >=, b, return)
+#define ASSERT_EQ(a, b)     KTEST_CMP_(a, ==, b, return )
+#define ASSERT_NE(a, b)     KTEST_CMP_(a, !=, b, return )
+#define ASSERT_LT(a, b)     KTEST_CMP_(a, <, b, return )
+#define ASSERT_LE(a, b)     KTEST_CMP_(a, <=, b, return )
+#define ASSERT_GT(a, b)     KTEST_CMP_(a, >, b, return )
+#define ASSERT_GE(a, b)     KTEST_CMP_(a, >=, b, return )
 #define ASSERT_NULL(p)      KTEST_CHECK_((p) == NULL, return, "expected %s == NULL", #p)
 #define ASSERT_NOT_NULL(p)  KTEST_CHECK_((p) != NULL, return, "expected %s != NULL", #p)
-#define ASSERT_STREQ(a, b)  KTEST_STREQ_(a, b, return)
+#define ASSERT_STREQ(a, b)  KTEST_STREQ_(a, b, return )
 #define ASSERT_OK(s)        ASSERT_STATUS(s, 0)
-#define ASSERT_STATUS(s, e) KTEST_STATUS_(s, e, return)
+#define ASSERT_STATUS(s, e) KTEST_STATUS_(s, e, return )
 
-#define KTEST_STATUS_(s, e, onfail)                                                                \
-    do {                                                                                           \
-        int s_ = (s), e_ = (e);                                                                    \
-        if (s_ != e_) {                                                                            \
-            KTEST_FAIL_(t, "%s: expected %s, got %s (%d)", #s, status_str(e_), status_str(s_),    \
-                        s_);                                                                       \
-            onfail;                                                                                \
-        }                                                                                          \
+#define KTEST_STATUS_(s, e, onfail)                                                            \
+    do {                                                                                       \
+        int s_ = (s), e_ = (e);                                                                \
+        if (s_ != e_) {                                                                        \
+            KTEST_FAIL_(t, "%s: expected %s, got %s (%d)", #s, status_str(e_), status_str(s_), \
+                        s_);                                                                   \
+            onfail;                                                                            \
+        }                                                                                      \
     } while (0)
 
 // Marks the running case skipped (reported as "# SKIP reason") and returns.
-#define KTEST_SKIP(reason)                                                                         \
-    do {                                                                                           \
-        t->skipped = true;                                                                         \
-        t->skip_reason = (reason);                                                                 \
-        return;                                                                                    \
+#define KTEST_SKIP(reason)         \
+    do {                           \
+        t->skipped = true;         \
+        t->skip_reason = (reason); \
+        return;                    \
     } while (0)
 
 #include "nimbus/status.h"

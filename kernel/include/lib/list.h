@@ -9,7 +9,10 @@ struct list_node {
     struct list_node *next, *prev;
 };
 
-#define LIST_INIT(name) {&(name), &(name)}
+#define LIST_INIT(name)  \
+    {                    \
+        &(name), &(name) \
+    }
 
 static inline void list_init(struct list_node *l)
 {
@@ -56,7 +59,7 @@ static inline struct list_node *list_pop_head(struct list_node *l)
     return n;
 }
 
-#define list_entry(n, T, m) container_of(n, T, m)
+#define list_entry(n, T, m)  container_of(n, T, m)
 #define list_for_each(it, l) for (struct list_node *it = (l)->next; it != (l); it = it->next)
-#define list_for_each_safe(it, tmp, l)                                                             \
+#define list_for_each_safe(it, tmp, l) \
     for (struct list_node *it = (l)->next, *tmp = it->next; it != (l); it = tmp, tmp = it->next)

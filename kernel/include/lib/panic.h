@@ -6,8 +6,8 @@
 
 __noreturn void panic(const char *fmt, ...) __printf(1, 2);
 
-#define ASSERT(e)                                                                                  \
-    do {                                                                                           \
-        if (unlikely(!(e)))                                                                        \
-            panic("assertion failed: %s at %s:%d in %s", #e, __FILE__, __LINE__, __func__);       \
+#define ASSERT(e)                                                                           \
+    do {                                                                                    \
+        if (unlikely(!(e)))                                                                 \
+            panic("assertion failed: %s at %s:%d in %s", #e, __FILE__, __LINE__, __func__); \
     } while (0)

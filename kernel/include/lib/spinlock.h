@@ -10,7 +10,10 @@ struct spinlock {
     const char *name;
 };
 
-#define SPINLOCK_INIT(n) {0, n}
+#define SPINLOCK_INIT(n) \
+    {                    \
+        0, n             \
+    }
 
 static inline void spin_lock(struct spinlock *l)
 {

@@ -41,13 +41,13 @@ struct thread {
     int (*entry)(void *);
     void *arg;
     int exit_code;
-    bool detached;           // freed by the scheduler when it exits
-    volatile bool on_cpu;    // still running on its stack (cleared after the last switch away)
-    struct spinlock lock;    // guards `exited` and `done`
+    bool detached;            // freed by the scheduler when it exits
+    volatile bool on_cpu;     // still running on its stack (cleared after the last switch away)
+    struct spinlock lock;     // guards `exited` and `done`
     struct wait_queue exited; // joiners (lock)
-    bool done;               // exited (lock)
-    uint64_t runtime_ns;     // CPU time used
-    uint64_t last_run;       // clock_monotonic_ns() when last switched in
+    bool done;                // exited (lock)
+    uint64_t runtime_ns;      // CPU time used
+    uint64_t last_run;        // clock_monotonic_ns() when last switched in
     uint64_t id;
 };
 

@@ -1,0 +1,43 @@
+// The kernel's hypervisor state: the global hv_info, filled from the live
+// CPU at boot, and the accessors other subsystems call.
+#include "hv/hv.h"
+#include "lib/printk.h"
+
+#define BOOT_LINE_MAX 512
+
+struct hv_info hv_info;
+
+static void live_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *r)
+{
+    hv_cpuid(leaf, subleaf, r);
+}
+
+void hv_init(void)
+{
+    char line[BOOT_LINE_MAX];
+    if (hv_info.detected)
+        return;
+    hv_detect(&hv_info, live_cpuid, NULL);
+    hv_info_boot_line(&hv_info, line, sizeof(line));
+    pr_info("%s", line);
+}
+
+bool hv_feature_offered(enum hv_feature f)
+{
+    return hv_info_offers(&hv_info, f);
+}
+
+status_t hv_feature_set_used(enum hv_feature f)
+{
+    return hv_info_set_used(&hv_info, f);
+}
+
+void hv_report(void (*print)(const char *line, void *ctx), void *ctx)
+{
+    hv_info_report(&hv_info, print, ctx);
+}
+
+void hv_boot_line(char *buf, size_t n)
+{
+    hv_info_boot_line(&hv_info, buf, n);
+}
