@@ -1,5 +1,7 @@
 // The boot sequence: from the PVH entry to a running kernel.
 #include "arch.h"
+#include "dev/acpi.h"
+#include "dev/power.h"
 #include "dev/uart.h"
 #include "hv/hv.h"
 #include "init/boot_info.h"
@@ -58,6 +60,22 @@ static status_t set_quiet(const char *val, size_t len, bool has_val)
     return has_val ? ERR_INVALID_ARGS : OK;
 }
 CMDLINE_PARAM(quiet_param, "quiet", set_quiet, "only warnings and errors on the console");
+
+static bool want_poweroff, want_reboot;
+
+static status_t set_poweroff(const char *val, size_t len, bool has_val)
+{
+    want_poweroff = true;
+    return has_val ? ERR_INVALID_ARGS : OK;
+}
+CMDLINE_PARAM(poweroff_param, "poweroff", set_poweroff, "power off once booted");
+
+static status_t set_reboot(const char *val, size_t len, bool has_val)
+{
+    want_reboot = true;
+    return has_val ? ERR_INVALID_ARGS : OK;
+}
+CMDLINE_PARAM(reboot_param, "reboot", set_reboot, "reboot once booted");
 
 // Consumed in user space by the device manager; accepted here.
 static status_t accept_virtio_mmio(const char *val, size_t len, bool has_val)
@@ -141,6 +159,7 @@ static __noreturn void kmain_guarded(void)
 {
     boot_stage("memory");
     print_memory_summary();
+    acpi_init(); // ERR_NOT_FOUND: the VMM gave no ACPI tables (already reported)
     if (ktimer_init_hw() != OK)
         panic("timer: cannot run without a one-shot timer");
     sched_init();
@@ -150,6 +169,10 @@ static __noreturn void kmain_guarded(void)
     crash_requested();
     boot_stage("ready");
     boot_stages_print();
+    if (want_poweroff)
+        power_off();
+    if (want_reboot)
+        power_reboot();
     pr_info("nimbus: ready. Press Ctrl-A X to leave QEMU.");
     for (;;)
         thread_sleep_ns(3600ull * 1000000000ull);
