@@ -42,6 +42,14 @@ typedef void (*arch_irq_fn)(void *arg);
 // Reserves a free vector for fn; ERR_NO_RESOURCES when none is left.
 status_t arch_irq_alloc(arch_irq_fn fn, void *arg, unsigned *vector);
 
+// Interrupt routing through the IOAPICs of the ACPI MADT. A GSI is a global
+// system interrupt number; ISA IRQs are translated through the MADT's
+// overrides (bus 0). Routed lines start unmasked, delivered to the boot CPU.
+status_t arch_irq_init_controllers(void);
+status_t arch_irq_route_gsi(unsigned gsi, unsigned vector, bool level, bool active_low);
+status_t arch_irq_route_isa(unsigned isa_irq, unsigned vector, unsigned *gsi_out);
+status_t arch_irq_mask_gsi(unsigned gsi, bool masked);
+
 // The one-shot timer behind ktimers: arch_timer_set(deadline) makes the CPU
 // call ktimer_interrupt() once clock_monotonic_ns() >= deadline (UINT64_MAX
 // stops it). TSC-deadline mode where the CPU has it, else the local APIC

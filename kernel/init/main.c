@@ -160,6 +160,7 @@ static __noreturn void kmain_guarded(void)
     boot_stage("memory");
     print_memory_summary();
     acpi_init(); // ERR_NOT_FOUND: the VMM gave no ACPI tables (already reported)
+    arch_irq_init_controllers();
     if (ktimer_init_hw() != OK)
         panic("timer: cannot run without a one-shot timer");
     sched_init();
