@@ -37,6 +37,9 @@ HOST_SRC := $(shell grep -rl --include='*.c' '^// nimbus:host' kernel | sort) \
             $(sort $(wildcard tests/host/*.c))
 HOBJS    := $(patsubst %,$(BUILD)/host/%.o,$(HOST_SRC))
 
+# Typed-channel protocols: generated C joins the kernel and the host tests.
+include proto/proto.mk
+
 .PHONY: all kernel initrd host-tests run test bench check format clean deps
 all: $(KERNEL_ELF) $(INITRD) $(HOST_TEST)
 kernel: $(KERNEL_ELF)

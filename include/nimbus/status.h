@@ -23,9 +23,11 @@ typedef int status_t;
 #define ERR_NOT_FOUND        (-25)
 #define ERR_ALREADY_EXISTS   (-26)
 #define ERR_ACCESS_DENIED    (-30)
+#define ERR_REVOKED          (-31) // the handle's revocable group was revoked
 #define ERR_IO               (-40)
 #define ERR_IO_DATA_INTEGRITY (-42)
 #define ERR_BAD_FORMAT       (-50)
+#define ERR_PROTOCOL         (-51) // a message breaks its typed channel's protocol
 
 // status_str returns the code's name ("ERR_NO_MEMORY"), or "ERR_?" for an
 // unknown value. Defined in the kernel's lib and in libnimbus.

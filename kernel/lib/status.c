@@ -26,9 +26,11 @@ static const struct {
     {ERR_NOT_FOUND, "ERR_NOT_FOUND"},
     {ERR_ALREADY_EXISTS, "ERR_ALREADY_EXISTS"},
     {ERR_ACCESS_DENIED, "ERR_ACCESS_DENIED"},
+    {ERR_REVOKED, "ERR_REVOKED"},
     {ERR_IO, "ERR_IO"},
     {ERR_IO_DATA_INTEGRITY, "ERR_IO_DATA_INTEGRITY"},
     {ERR_BAD_FORMAT, "ERR_BAD_FORMAT"},
+    {ERR_PROTOCOL, "ERR_PROTOCOL"},
 };
 
 const char *status_str(status_t s)

@@ -1,0 +1,46 @@
+// Virtual memory objects: a resizable run of bytes backed by pmm pages,
+// committed on first write (reads of never-written pages give zeros). The
+// page list is indexed by page number, so the vm layer (next issue) gets the
+// physical page behind any offset with vmo_commit_page.
+//
+// Sizes are bytes; the capacity is the size rounded up to whole pages. Bytes
+// past the size read back as zero after growing again.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/phys.h"
+#include "obj/handle.h"
+
+#define VMO_MAX_SIZE (1ull << 30) // 1 GiB for now (page list in one kmalloc block)
+
+struct vmo;
+
+// A vmo of `size` bytes (0 .. VMO_MAX_SIZE, else ERR_OUT_OF_RANGE). Default
+// rights: READ, WRITE, MAP, DUPLICATE, TRANSFER, INSPECT, MANAGE (EXECUTE is
+// granted by whoever makes executable images, later).
+status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out);
+
+// Copies n bytes at offset out of / into the vmo (RIGHT_READ / RIGHT_WRITE).
+// ERR_OUT_OF_RANGE if [offset, offset + n) is not inside the size;
+// ERR_NO_MEMORY if a page cannot be committed (bytes before it are written).
+status_t vmo_read(struct handle_table *t, handle_t h, uint64_t offset, void *buf, size_t n);
+status_t vmo_write(struct handle_table *t, handle_t h, uint64_t offset, const void *buf, size_t n);
+
+// The size in bytes (any rights).
+status_t vmo_get_size(struct handle_table *t, handle_t h, uint64_t *size);
+
+// Changes the size (RIGHT_MANAGE); shrinking frees whole pages past the new
+// end and zeroes the tail of the last one.
+status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size);
+
+// ---- For the vm layer ----
+// The vmo behind a handle (with a reference), checked for `need` rights.
+status_t vmo_get(struct handle_table *t, handle_t h, rights_t need, struct vmo **out);
+struct kobject *vmo_obj(struct vmo *v);
+// Commits the page holding `offset` (zero-filled if new) and returns its
+// physical address. ERR_OUT_OF_RANGE past the size, ERR_NO_MEMORY.
+status_t vmo_commit_page(struct vmo *v, uint64_t offset, paddr_t *pa);
+// Pages currently committed.
+uint64_t vmo_committed_pages(struct vmo *v);

@@ -1,0 +1,474 @@
+// nimbus:host
+// Tests of channels: messages with bytes and handles, handle moves and
+// their failure atomicity, limits and back-pressure, peer closure, and call.
+#include "lib/string.h"
+#include "obj/channel.h"
+#include "obj/event.h"
+#include "obj/objtest.h"
+#include "obj/signal.h"
+#include "obj/vmo.h"
+
+static struct handle_table tab, tab2;
+static unsigned char big[CHAN_MAX_MSG_BYTES + 1], rbuf[CHAN_MAX_MSG_BYTES];
+static handle_t hbuf[CHAN_MAX_MSG_HANDLES + 1];
+
+static status_t write_bytes(struct handle_table *tb, handle_t h, const void *p, uint32_t n)
+{
+    struct nb_msg_out m = {p, NULL, n, 0};
+    return chan_write(tb, h, &m);
+}
+
+static status_t write_handles(struct handle_table *tb, handle_t h, const handle_t *hs, uint32_t n)
+{
+    struct nb_msg_out m = {"x", hs, 1, n};
+    return chan_write(tb, h, &m);
+}
+
+static status_t read_msg(struct handle_table *tb, handle_t h, struct nb_msg_in *in)
+{
+    *in = (struct nb_msg_in){rbuf, hbuf, sizeof(rbuf), CHAN_MAX_MSG_HANDLES, 0, 0};
+    return chan_read(tb, h, in);
+}
+
+static void chan_bytes_round_trip(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct nb_msg_in in;
+    handle_t c0, c1;
+    signals_t seen;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    EXPECT_OK(obj_wait_one(&tab, c0, SIGNAL_WRITABLE, DEADLINE_NONE, &seen));
+    EXPECT_STATUS(read_msg(&tab, c1, &in), ERR_SHOULD_WAIT);
+    ASSERT_OK(write_bytes(&tab, c0, "hello", 5));
+    ASSERT_OK(write_bytes(&tab, c0, "", 0));
+    ASSERT_OK(write_bytes(&tab, c1, "back", 4));
+    EXPECT_OK(obj_wait_one(&tab, c1, SIGNAL_READABLE, DEADLINE_NONE, &seen));
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_EQ(in.nbytes, 5u);
+    EXPECT_EQ(in.nhandles, 0u);
+    EXPECT_EQ(memcmp(rbuf, "hello", 5), 0);
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_EQ(in.nbytes, 0u);
+    EXPECT_STATUS(obj_wait_one(&tab, c1, SIGNAL_READABLE, DEADLINE_NONE, &seen), ERR_TIMED_OUT);
+    ASSERT_OK(read_msg(&tab, c0, &in));
+    EXPECT_EQ(memcmp(rbuf, "back", 4), 0);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_handles_move_between_tables(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct nb_msg_in in;
+    handle_t c0, c1, ev, v;
+    struct nb_handle_info info;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(handle_table_init(&tab2, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(handle_move(&tab, c1, &tab2, &c1));
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(vmo_create(&tab, 100, &v));
+    ASSERT_OK(handle_replace(&tab, v, RIGHT_READ | RIGHT_TRANSFER, &v));
+    ASSERT_OK(write_handles(&tab, c0, (handle_t[]){ev, v}, 2));
+    // Gone from the sender's table, not yet in the reader's.
+    EXPECT_STATUS(handle_get_info(&tab, ev, &info), ERR_BAD_HANDLE);
+    EXPECT_STATUS(handle_get_info(&tab, v, &info), ERR_BAD_HANDLE);
+    EXPECT_EQ(handle_table_count(&tab), 1u);
+    EXPECT_EQ(handle_table_count(&tab2), 1u);
+    ASSERT_OK(read_msg(&tab2, c1, &in));
+    EXPECT_EQ(in.nhandles, 2u);
+    EXPECT_EQ(handle_table_count(&tab2), 3u);
+    ASSERT_OK(handle_get_info(&tab2, hbuf[0], &info));
+    EXPECT_EQ(info.type, (uint32_t)OBJ_EVENT);
+    ASSERT_OK(handle_get_info(&tab2, hbuf[1], &info));
+    EXPECT_EQ(info.type, (uint32_t)OBJ_VMO);
+    EXPECT_EQ(info.rights, RIGHT_READ | RIGHT_TRANSFER); // rights travel unchanged
+    EXPECT_OK(vmo_read(&tab2, hbuf[1], 0, rbuf, 100));
+    handle_table_destroy(&tab2);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_failed_write_moves_nothing(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1, ev, weak, v;
+    struct nb_msg_in in;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(vmo_create(&tab, 10, &v));
+    ASSERT_OK(handle_duplicate(&tab, ev, RIGHT_WAIT | RIGHT_DUPLICATE, &weak));
+    uint32_t count = handle_table_count(&tab);
+    // A handle without TRANSFER, a bad one, a repeated one: nothing moves.
+    EXPECT_STATUS(write_handles(&tab, c0, (handle_t[]){v, weak}, 2), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(write_handles(&tab, c0, (handle_t[]){v, 12345}, 2), ERR_BAD_HANDLE);
+    EXPECT_STATUS(write_handles(&tab, c0, (handle_t[]){v, ev, v}, 3), ERR_INVALID_ARGS);
+    // A channel's own endpoints cannot travel through it.
+    EXPECT_STATUS(write_handles(&tab, c0, &c0, 1), ERR_NOT_SUPPORTED);
+    EXPECT_STATUS(write_handles(&tab, c0, (handle_t[]){v, c1}, 2), ERR_NOT_SUPPORTED);
+    EXPECT_EQ(handle_table_count(&tab), count);
+    EXPECT_NE(objtest_rights(&tab, v), 0u);
+    EXPECT_NE(objtest_rights(&tab, c1), 0u);
+    EXPECT_STATUS(read_msg(&tab, c1, &in), ERR_SHOULD_WAIT);
+    // Peer closed: refused, and the handles stay too.
+    ASSERT_OK(handle_close(&tab, c1));
+    EXPECT_STATUS(write_handles(&tab, c0, &v, 1), ERR_PEER_CLOSED);
+    EXPECT_NE(objtest_rights(&tab, v), 0u);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_size_limits(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1;
+    struct nb_msg_in in;
+    static handle_t evs[CHAN_MAX_MSG_HANDLES + 1];
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 256));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    memset(big, 0xab, sizeof(big));
+    EXPECT_STATUS(write_bytes(&tab, c0, big, CHAN_MAX_MSG_BYTES + 1), ERR_OUT_OF_RANGE);
+    ASSERT_OK(write_bytes(&tab, c0, big, CHAN_MAX_MSG_BYTES));
+    for (uint32_t i = 0; i <= CHAN_MAX_MSG_HANDLES; i++)
+        ASSERT_OK(event_create(&tab, &evs[i]));
+    EXPECT_STATUS(write_handles(&tab, c0, evs, CHAN_MAX_MSG_HANDLES + 1), ERR_OUT_OF_RANGE);
+    ASSERT_OK(write_handles(&tab, c0, evs, CHAN_MAX_MSG_HANDLES));
+    // Too small a buffer: sizes reported, message stays.
+    in = (struct nb_msg_in){rbuf, hbuf, 10, 0, 0, 0};
+    EXPECT_STATUS(chan_read(&tab, c1, &in), ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(in.nbytes, CHAN_MAX_MSG_BYTES);
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_EQ(in.nbytes, CHAN_MAX_MSG_BYTES);
+    EXPECT_EQ(rbuf[CHAN_MAX_MSG_BYTES - 1], 0xab);
+    in = (struct nb_msg_in){rbuf, hbuf, sizeof(rbuf), 3, 0, 0};
+    EXPECT_STATUS(chan_read(&tab, c1, &in), ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(in.nhandles, CHAN_MAX_MSG_HANDLES);
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_EQ(in.nhandles, CHAN_MAX_MSG_HANDLES);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_reader_table_full(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1, ev, ev2;
+    struct nb_msg_in in;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 4));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(write_handles(&tab, c0, &ev, 1));
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(event_create(&tab, &ev2)); // table full now
+    EXPECT_STATUS(read_msg(&tab, c1, &in), ERR_NO_RESOURCES);
+    ASSERT_OK(handle_close(&tab, ev2));
+    ASSERT_OK(read_msg(&tab, c1, &in)); // still queued
+    EXPECT_EQ(in.nhandles, 1u);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_back_pressure(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1;
+    struct nb_msg_in in;
+    signals_t seen;
+    uint32_t n = 0;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 8));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    while (write_bytes(&tab, c0, "m", 1) == OK)
+        n++;
+    EXPECT_EQ(n, CHAN_QUEUE_MAX_MSGS);
+    EXPECT_STATUS(write_bytes(&tab, c0, "m", 1), ERR_SHOULD_WAIT);
+    EXPECT_STATUS(obj_wait_one(&tab, c0, SIGNAL_WRITABLE, DEADLINE_NONE, &seen), ERR_TIMED_OUT);
+    EXPECT_OK(write_bytes(&tab, c1, "other way", 9)); // the other direction is independent
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_OK(obj_wait_one(&tab, c0, SIGNAL_WRITABLE, DEADLINE_NONE, &seen));
+    while (read_msg(&tab, c1, &in) == OK)
+        ;
+    // The byte bound: big messages fill it long before the message bound.
+    n = 0;
+    while (write_bytes(&tab, c0, big, CHAN_MAX_MSG_BYTES) == OK)
+        n++;
+    EXPECT_EQ(n, CHAN_QUEUE_MAX_BYTES / CHAN_MAX_MSG_BYTES);
+    EXPECT_STATUS(obj_wait_one(&tab, c0, SIGNAL_WRITABLE, DEADLINE_NONE, &seen), ERR_TIMED_OUT);
+    handle_table_destroy(&tab); // destroys the queued messages
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_peer_closed(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1, ev;
+    struct nb_msg_in in;
+    signals_t seen;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 8));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(write_bytes(&tab, c1, "last words", 10));
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(write_handles(&tab, c0, &ev, 1)); // queued at c1, dies with it
+    ASSERT_OK(handle_close(&tab, c1));
+    EXPECT_EQ(obj_live_count(OBJ_EVENT), b.objs[OBJ_EVENT]); // destroyed with the message
+    EXPECT_OK(obj_wait_one(&tab, c0, SIGNAL_PEER_CLOSED, DEADLINE_NONE, &seen));
+    EXPECT_FALSE(seen & SIGNAL_WRITABLE);
+    EXPECT_STATUS(write_bytes(&tab, c0, "x", 1), ERR_PEER_CLOSED);
+    ASSERT_OK(read_msg(&tab, c0, &in)); // what was queued is still readable
+    EXPECT_EQ(in.nbytes, 10u);
+    EXPECT_STATUS(read_msg(&tab, c0, &in), ERR_PEER_CLOSED);
+    EXPECT_STATUS(obj_signal_peer(&tab, c0, 0, SIGNAL_USER0), ERR_PEER_CLOSED);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_endpoint_dies_in_flight(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t a0, a1, b0, b1;
+    signals_t seen;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 8));
+    ASSERT_OK(chan_create(&tab, &a0, &a1));
+    ASSERT_OK(chan_create(&tab, &b0, &b1));
+    // a0 travels inside channel b; when b's reader closes, the message and
+    // a0 with it are destroyed, and a1 learns that its peer is gone.
+    ASSERT_OK(write_handles(&tab, b0, &a0, 1));
+    EXPECT_STATUS(obj_wait_one(&tab, a1, SIGNAL_PEER_CLOSED, DEADLINE_NONE, &seen), ERR_TIMED_OUT);
+    EXPECT_OK(handle_close(&tab, b1));
+    EXPECT_OK(obj_wait_one(&tab, a1, SIGNAL_PEER_CLOSED, DEADLINE_NONE, &seen));
+    EXPECT_OK(handle_close(&tab, b0));
+    EXPECT_OK(handle_close(&tab, a1));
+    EXPECT_EQ(obj_live_count(OBJ_CHANNEL), b.objs[OBJ_CHANNEL]);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_call_times_out_and_reply_queues(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1;
+    struct nb_msg_header hdr = {.txid = 0, .ordinal = 7};
+    struct nb_msg_out req = {&hdr, NULL, sizeof(hdr), 0};
+    struct nb_msg_in reply = {rbuf, hbuf, sizeof(rbuf), 4, 0, 0}, in;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 8));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    struct nb_msg_out tiny = {"ab", NULL, 2, 0};
+    EXPECT_STATUS(chan_call(&tab, c0, &tiny, &reply, DEADLINE_NONE), ERR_INVALID_ARGS);
+    EXPECT_STATUS(chan_call(&tab, c0, &req, &reply, objtest_deadline_ms(5)), ERR_TIMED_OUT);
+    // The request reached the server with a kernel txid.
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    struct nb_msg_header got;
+    memcpy(&got, rbuf, sizeof(got));
+    EXPECT_TRUE(got.txid & NB_TXID_KERNEL_BIT);
+    EXPECT_EQ(got.ordinal, 7u);
+    // A reply after the caller gave up is queued like any message.
+    ASSERT_OK(write_bytes(&tab, c1, &got, sizeof(got)));
+    ASSERT_OK(read_msg(&tab, c0, &in));
+    EXPECT_EQ(in.nbytes, (uint32_t)sizeof(got));
+    ASSERT_OK(handle_close(&tab, c1));
+    EXPECT_STATUS(chan_call(&tab, c0, &req, &reply, DEADLINE_NONE), ERR_PEER_CLOSED);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+struct server {
+    handle_t ep;
+    int replies;      // how many requests to answer
+    bool noise;       // send an unrelated message before each reply
+    bool close_first; // close instead of answering
+    status_t st;
+};
+
+// Answers requests: echoes the header with "ok" and the request's handles.
+static void server_thread(void *p)
+{
+    struct server *s = p;
+    static unsigned char sbuf[256];
+    handle_t hs[8] = {0};
+
+    for (int i = 0; i < s->replies; i++) {
+        signals_t seen;
+        s->st = obj_wait_one(&tab2, s->ep, SIGNAL_READABLE, objtest_deadline_ms(2000), &seen);
+        if (s->st != OK)
+            return;
+        struct nb_msg_in in = {sbuf, hs, sizeof(sbuf) - 2, 8, 0, 0};
+        s->st = chan_read(&tab2, s->ep, &in);
+        if (s->st != OK)
+            return;
+        objtest_sleep_ms(2); // let the caller block first
+        if (s->close_first) {
+            s->st = handle_close(&tab2, s->ep);
+            return;
+        }
+        if (s->noise) {
+            struct nb_msg_header other = {.txid = 1234, .ordinal = 99};
+            struct nb_msg_out m = {&other, NULL, sizeof(other), 0};
+            chan_write(&tab2, s->ep, &m);
+        }
+        memcpy(sbuf + sizeof(struct nb_msg_header), "ok", 2);
+        struct nb_msg_out out = {sbuf, hs, sizeof(struct nb_msg_header) + 2, in.nhandles};
+        s->st = chan_write(&tab2, s->ep, &out);
+    }
+}
+
+static void chan_call_gets_its_reply(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct objtest_thread th;
+    struct server srv = {.replies = 3, .noise = true};
+    handle_t c0, c1, ev;
+    unsigned char req[sizeof(struct nb_msg_header) + 4] = {0};
+    struct nb_msg_in reply, in;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(handle_table_init(&tab2, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(handle_move(&tab, c1, &tab2, &srv.ep));
+    objtest_spawn(&th, server_thread, &srv);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(event_create(&tab, &ev));
+        struct nb_msg_out out = {req, &ev, sizeof(req), 1};
+        reply = (struct nb_msg_in){rbuf, hbuf, sizeof(rbuf), 4, 0, 0};
+        ASSERT_OK(chan_call(&tab, c0, &out, &reply, objtest_deadline_ms(2000)));
+        EXPECT_EQ(reply.nbytes, (uint32_t)sizeof(struct nb_msg_header) + 2);
+        EXPECT_EQ(memcmp(rbuf + sizeof(struct nb_msg_header), "ok", 2), 0);
+        EXPECT_EQ(reply.nhandles, 1u); // the event came back
+        EXPECT_NE(objtest_rights(&tab, hbuf[0]), 0u);
+    }
+    objtest_join(&th);
+    EXPECT_OK(srv.st);
+    // The unrelated messages stayed queued for normal reads.
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(read_msg(&tab, c0, &in));
+        struct nb_msg_header h;
+        memcpy(&h, rbuf, sizeof(h));
+        EXPECT_EQ(h.txid, 1234u);
+    }
+    handle_table_destroy(&tab2);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_call_peer_closes(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct objtest_thread th;
+    struct server srv = {.replies = 1, .close_first = true};
+    handle_t c0, c1;
+    struct nb_msg_header hdr = {0};
+    struct nb_msg_out out = {&hdr, NULL, sizeof(hdr), 0};
+    struct nb_msg_in reply = {rbuf, hbuf, sizeof(rbuf), 4, 0, 0};
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(handle_table_init(&tab2, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(handle_move(&tab, c1, &tab2, &srv.ep));
+    objtest_spawn(&th, server_thread, &srv);
+    EXPECT_STATUS(chan_call(&tab, c0, &out, &reply, objtest_deadline_ms(2000)), ERR_PEER_CLOSED);
+    objtest_join(&th);
+    EXPECT_OK(srv.st);
+    handle_table_destroy(&tab2);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+struct caller {
+    handle_t ep;
+    status_t st;
+};
+
+static void caller_thread(void *p)
+{
+    struct caller *c = p;
+    struct nb_msg_header hdr = {0};
+    struct nb_msg_out out = {&hdr, NULL, sizeof(hdr), 0};
+    static unsigned char buf[64];
+    struct nb_msg_in reply = {buf, NULL, sizeof(buf), 0, 0, 0};
+
+    c->st = chan_call(&tab, c->ep, &out, &reply, objtest_deadline_ms(2000));
+}
+
+// Waits for READABLE on c->ep and reads the message.
+static void reader_wait_thread(void *p)
+{
+    struct caller *c = p;
+    signals_t seen;
+    static unsigned char buf[64];
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+
+    c->st = obj_wait_one(&tab, c->ep, SIGNAL_READABLE, objtest_deadline_ms(2000), &seen);
+    if (c->st == OK)
+        c->st = chan_read(&tab, c->ep, &in);
+}
+
+static void chan_call_own_close_cancels(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct objtest_thread th;
+    struct caller c;
+    handle_t c0, c1;
+    signals_t seen;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    c.ep = c0;
+    objtest_spawn(&th, caller_thread, &c);
+    EXPECT_OK(obj_wait_one(&tab, c1, SIGNAL_READABLE, objtest_deadline_ms(2000), &seen));
+    objtest_sleep_ms(2);
+    EXPECT_OK(handle_close(&tab, c0)); // the caller's endpoint goes away under it
+    objtest_join(&th);
+    EXPECT_STATUS(c.st, ERR_CANCELED);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_reader_woken_by_write(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct objtest_thread th;
+    struct caller c; // reused: a thread waiting for READABLE through obj_wait_one
+    handle_t c0, c1;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    c.ep = c1;
+    objtest_spawn(&th, reader_wait_thread, &c);
+    EXPECT_TRUE(objtest_wait_blocked(&tab, c1, 1));
+    ASSERT_OK(write_bytes(&tab, c0, "wake", 4));
+    objtest_join(&th);
+    EXPECT_OK(c.st);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+KTEST_SUITE(channel, KTEST_CASE(chan_bytes_round_trip),
+            KTEST_CASE(chan_handles_move_between_tables),
+            KTEST_CASE(chan_failed_write_moves_nothing), KTEST_CASE(chan_size_limits),
+            KTEST_CASE(chan_reader_table_full), KTEST_CASE(chan_back_pressure),
+            KTEST_CASE(chan_peer_closed), KTEST_CASE(chan_endpoint_dies_in_flight),
+            KTEST_CASE(chan_call_times_out_and_reply_queues), KTEST_CASE(chan_call_gets_its_reply),
+            KTEST_CASE(chan_call_peer_closes), KTEST_CASE(chan_call_own_close_cancels),
+            KTEST_CASE(chan_reader_woken_by_write), );

@@ -1,0 +1,269 @@
+// nimbus:host
+// Virtual memory objects.
+#include "obj/vmo.h"
+#include "lib/string.h"
+#include "mm/pmm.h"
+#include "mm/slab.h"
+
+#define VMO_RIGHTS                                                                             \
+    (RIGHT_READ | RIGHT_WRITE | RIGHT_MAP | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT | \
+     RIGHT_MANAGE)
+#define NO_PAGE ((paddr_t)-1) // page not committed yet (fake physical 0 is a real page on the host)
+
+struct vmo {
+    struct kobject obj;
+    uint64_t size;      // bytes (lock)
+    uint64_t npages;    // entries in pages: size rounded up to pages (lock)
+    paddr_t *pages;     // physical page per page index, or NO_PAGE (lock)
+    uint64_t committed; // pages allocated (lock)
+};
+
+static struct vmo *to_vmo(struct kobject *o)
+{
+    return container_of(o, struct vmo, obj);
+}
+
+struct kobject *vmo_obj(struct vmo *v)
+{
+    return &v->obj;
+}
+
+static uint64_t pages_for(uint64_t size)
+{
+    return (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+}
+
+// Frees committed pages [from, to). Object lock held.
+static void free_pages_locked(struct vmo *v, uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        if (v->pages[i] != NO_PAGE) {
+            pmm_free(v->pages[i], 0);
+            v->pages[i] = NO_PAGE;
+            v->committed--;
+        }
+    }
+}
+
+static void vmo_destroy(struct kobject *o)
+{
+    struct vmo *v = to_vmo(o);
+
+    free_pages_locked(v, 0, v->npages);
+    kfree(v->pages);
+    kfree(v);
+}
+
+static const struct kobject_ops vmo_ops = {
+    .type = OBJ_VMO,
+    .name = "vmo",
+    .default_rights = VMO_RIGHTS,
+    .destroy = vmo_destroy,
+};
+
+// A page list of n entries, all NO_PAGE (NULL for n == 0 is fine).
+static status_t page_list_new(uint64_t n, paddr_t **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return OK;
+    paddr_t *p = kmalloc(n * sizeof(*p));
+    if (!p)
+        return ERR_NO_MEMORY;
+    for (uint64_t i = 0; i < n; i++)
+        p[i] = NO_PAGE;
+    *out = p;
+    return OK;
+}
+
+status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out)
+{
+    if (size > VMO_MAX_SIZE)
+        return ERR_OUT_OF_RANGE;
+    struct vmo *v = kmalloc(sizeof(*v));
+    if (!v)
+        return ERR_NO_MEMORY;
+    status_t st = page_list_new(pages_for(size), &v->pages);
+    if (st != OK) {
+        kfree(v);
+        return st;
+    }
+    obj_init(&v->obj, &vmo_ops, NULL);
+    v->size = size;
+    v->npages = pages_for(size);
+    v->committed = 0;
+    st = handle_install(t, &v->obj, VMO_RIGHTS, out);
+    obj_unref(&v->obj);
+    return st;
+}
+
+status_t vmo_get(struct handle_table *t, handle_t h, rights_t need, struct vmo **out)
+{
+    struct kobject *o;
+    status_t st = handle_get(t, h, OBJ_VMO, need, &o);
+
+    if (st == OK)
+        *out = to_vmo(o);
+    return st;
+}
+
+// The page at index i, committing it if `commit`; NULL if absent (not
+// committing) or out of memory. Object lock held.
+static void *page_at_locked(struct vmo *v, uint64_t i, bool commit, status_t *st)
+{
+    if (v->pages[i] == NO_PAGE) {
+        if (!commit)
+            return NULL;
+        paddr_t pa;
+        *st = pmm_alloc(0, PMM_ZERO, &pa);
+        if (*st != OK)
+            return NULL;
+        v->pages[i] = pa;
+        v->committed++;
+    }
+    return phys_to_virt(v->pages[i]);
+}
+
+static bool range_ok(struct vmo *v, uint64_t offset, size_t n)
+{
+    return offset <= v->size && n <= v->size - offset;
+}
+
+// Copies between buf and the vmo page by page. Object lock held.
+static status_t copy_locked(struct vmo *v, uint64_t offset, void *buf, size_t n, bool write)
+{
+    unsigned char *b = buf;
+    status_t st = OK;
+
+    while (n) {
+        uint64_t in = offset & PAGE_MASK;
+        size_t chunk = MIN(n, (size_t)(PAGE_SIZE - in));
+        unsigned char *page = page_at_locked(v, offset >> PAGE_SHIFT, write, &st);
+        if (write && !page)
+            return st;
+        if (write)
+            memcpy(page + in, b, chunk);
+        else if (page)
+            memcpy(b, page + in, chunk);
+        else
+            memset(b, 0, chunk);
+        b += chunk;
+        offset += chunk;
+        n -= chunk;
+    }
+    return OK;
+}
+
+// Shared by read and write: decode (rights, range), then invoke the copy.
+static status_t vmo_rw(struct handle_table *t, handle_t h, uint64_t offset, void *buf, size_t n,
+                       bool write)
+{
+    struct vmo *v;
+    status_t st = vmo_get(t, h, write ? RIGHT_WRITE : RIGHT_READ, &v);
+
+    if (st != OK)
+        return st;
+    irqstate_t s = obj_lock(&v->obj);
+    st = range_ok(v, offset, n) ? copy_locked(v, offset, buf, n, write) : ERR_OUT_OF_RANGE;
+    obj_unlock(&v->obj, s);
+    obj_unref(&v->obj);
+    return st;
+}
+
+status_t vmo_read(struct handle_table *t, handle_t h, uint64_t offset, void *buf, size_t n)
+{
+    return vmo_rw(t, h, offset, buf, n, false);
+}
+
+status_t vmo_write(struct handle_table *t, handle_t h, uint64_t offset, const void *buf, size_t n)
+{
+    return vmo_rw(t, h, offset, (void *)buf, n, true);
+}
+
+status_t vmo_get_size(struct handle_table *t, handle_t h, uint64_t *size)
+{
+    struct vmo *v;
+    status_t st = vmo_get(t, h, RIGHT_NONE, &v);
+
+    if (st != OK)
+        return st;
+    irqstate_t s = obj_lock(&v->obj);
+    *size = v->size;
+    obj_unlock(&v->obj, s);
+    obj_unref(&v->obj);
+    return OK;
+}
+
+// Zeroes the bytes of the last page past `size`. Object lock held.
+static void zero_tail_locked(struct vmo *v, uint64_t size)
+{
+    uint64_t in = size & PAGE_MASK;
+    status_t st;
+
+    if (in == 0 || size >> PAGE_SHIFT >= v->npages)
+        return;
+    unsigned char *page = page_at_locked(v, size >> PAGE_SHIFT, false, &st);
+    if (page)
+        memset(page + in, 0, PAGE_SIZE - in);
+}
+
+// Invoke part of vmo_set_size; `fresh` is a page list for the new size
+// (allocated before taking the lock), which the vmo keeps or the caller frees.
+static paddr_t *resize_locked(struct vmo *v, uint64_t size, paddr_t *fresh)
+{
+    uint64_t n = pages_for(size);
+    uint64_t keep = MIN(n, v->npages);
+
+    zero_tail_locked(v, MIN(size, v->size));
+    free_pages_locked(v, n, v->npages);
+    for (uint64_t i = 0; i < keep; i++)
+        fresh[i] = v->pages[i];
+    paddr_t *old = v->pages;
+    v->pages = fresh;
+    v->npages = n;
+    v->size = size;
+    return old;
+}
+
+status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size)
+{
+    struct vmo *v;
+    paddr_t *fresh;
+
+    if (size > VMO_MAX_SIZE)
+        return ERR_OUT_OF_RANGE;
+    status_t st = vmo_get(t, h, RIGHT_MANAGE, &v);
+    if (st != OK)
+        return st;
+    st = page_list_new(pages_for(size), &fresh);
+    if (st == OK) {
+        irqstate_t s = obj_lock(&v->obj);
+        fresh = resize_locked(v, size, fresh);
+        obj_unlock(&v->obj, s);
+        kfree(fresh);
+    }
+    obj_unref(&v->obj);
+    return st;
+}
+
+status_t vmo_commit_page(struct vmo *v, uint64_t offset, paddr_t *pa)
+{
+    status_t st = OK;
+
+    irqstate_t s = obj_lock(&v->obj);
+    if (offset >= v->size) {
+        st = ERR_OUT_OF_RANGE;
+    } else if (page_at_locked(v, offset >> PAGE_SHIFT, true, &st)) {
+        *pa = v->pages[offset >> PAGE_SHIFT];
+    }
+    obj_unlock(&v->obj, s);
+    return st;
+}
+
+uint64_t vmo_committed_pages(struct vmo *v)
+{
+    irqstate_t s = obj_lock(&v->obj);
+    uint64_t n = v->committed;
+    obj_unlock(&v->obj, s);
+    return n;
+}
