@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/compiler.h"
+#include "mm/phys.h"
 #include "nimbus/status.h"
 
 typedef uint64_t irqstate_t;
@@ -70,6 +71,18 @@ void arch_context_init(struct arch_context *ctx, uint64_t stack_top, void (*entr
 // Saves the current context in *from and resumes *to. Returns when something
 // switches back to *from.
 void arch_context_switch(struct arch_context *from, struct arch_context *to);
+
+// Called by the scheduler just before switching to a thread: the stack that
+// interrupts and system calls from user mode use, the address space (0: the
+// kernel's own) and the thread's user TLS base.
+void arch_prepare_switch(uint64_t kstack_top, paddr_t root, uint64_t fs_base);
+// Saves the user TLS base of the thread being switched away from.
+uint64_t arch_read_fs_base(void);
+
+// Enters user mode at `entry` with stack `stack`, rdi = arg1, rsi = arg2 and
+// every other register zero. Does not return; the thread comes back into the
+// kernel through system calls, interrupts and faults.
+__noreturn void arch_enter_user(uint64_t entry, uint64_t stack, uint64_t arg1, uint64_t arg2);
 
 // Index of the running CPU (0 = boot CPU).
 unsigned arch_cpu_index(void);

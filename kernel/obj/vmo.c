@@ -16,6 +16,7 @@ struct vmo {
     uint64_t npages;    // entries in pages: size rounded up to pages (lock)
     paddr_t *pages;     // physical page per page index, or NO_PAGE (lock)
     uint64_t committed; // pages allocated (lock)
+    uint64_t mappings;  // address-space regions mapping it (lock)
 };
 
 static struct vmo *to_vmo(struct kobject *o)
@@ -76,7 +77,7 @@ static status_t page_list_new(uint64_t n, paddr_t **out)
     return OK;
 }
 
-status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out)
+status_t vmo_create_kernel(uint64_t size, struct vmo **out)
 {
     if (size > VMO_MAX_SIZE)
         return ERR_OUT_OF_RANGE;
@@ -92,9 +93,35 @@ status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out)
     v->size = size;
     v->npages = pages_for(size);
     v->committed = 0;
+    v->mappings = 0;
+    *out = v;
+    return OK;
+}
+
+status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out)
+{
+    struct vmo *v;
+    status_t st = vmo_create_kernel(size, &v);
+    if (st != OK)
+        return st;
     st = handle_install(t, &v->obj, VMO_RIGHTS, out);
     obj_unref(&v->obj);
     return st;
+}
+
+void vmo_mapping_added(struct vmo *v, int delta)
+{
+    irqstate_t s = obj_lock(&v->obj);
+    v->mappings += (uint64_t)(int64_t)delta;
+    obj_unlock(&v->obj, s);
+}
+
+uint64_t vmo_size(struct vmo *v)
+{
+    irqstate_t s = obj_lock(&v->obj);
+    uint64_t size = v->size;
+    obj_unlock(&v->obj, s);
+    return size;
 }
 
 status_t vmo_get(struct handle_table *t, handle_t h, rights_t need, struct vmo **out)
@@ -238,7 +265,12 @@ status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size)
     st = page_list_new(pages_for(size), &fresh);
     if (st == OK) {
         irqstate_t s = obj_lock(&v->obj);
-        fresh = resize_locked(v, size, fresh);
+        // A mapped vmo may grow but not shrink: mappings would keep pages
+        // the vmo no longer owns.
+        if (v->mappings && size < v->size)
+            st = ERR_BAD_STATE;
+        else
+            fresh = resize_locked(v, size, fresh);
         obj_unlock(&v->obj, s);
         kfree(fresh);
     }
@@ -266,4 +298,22 @@ uint64_t vmo_committed_pages(struct vmo *v)
     uint64_t n = v->committed;
     obj_unlock(&v->obj, s);
     return n;
+}
+
+status_t vmo_write_kernel(struct vmo *v, uint64_t offset, const void *buf, size_t n)
+{
+    const uint8_t *src = buf;
+    while (n) {
+        paddr_t pa;
+        status_t st = vmo_commit_page(v, offset, &pa);
+        if (st != OK)
+            return st;
+        size_t in_page = PAGE_SIZE - (offset & PAGE_MASK);
+        size_t chunk = n < in_page ? n : in_page;
+        memcpy((uint8_t *)phys_to_virt(pa) + (offset & PAGE_MASK), src, chunk);
+        src += chunk;
+        offset += chunk;
+        n -= chunk;
+    }
+    return OK;
 }

@@ -10,6 +10,7 @@
 #include "mm/slab.h"
 #include "sched/clock.h"
 #include "sched/thread.h"
+#include "sched/timer.h"
 
 #define MAX_CPUS 64
 
@@ -20,7 +21,11 @@ struct runqueue {
     struct thread *current;                // (lock)
     struct thread *idle;
     struct thread *prev; // the thread switched away from, until finish_switch
+    bool need_resched;   // a switch is due at the next preemption point (lock)
+    struct ktimer slice; // ends the time slice of a user thread
 };
+
+#define TIME_SLICE_NS (10 * 1000000ull)
 
 static struct runqueue runqueues[MAX_CPUS];
 static struct thread boot_thread;
@@ -44,6 +49,13 @@ static void enqueue(struct runqueue *rq, struct thread *t)
     t->state = THREAD_READY;
     list_add_tail(&rq->queues[t->priority], &t->rq_node);
     rq->ready_mask |= 1u << t->priority;
+    struct thread *cur = rq->current;
+    // Preempt the idle thread, a lower priority, or (round robin) a user
+    // thread of the same priority. Kernel threads only switch when they block
+    // or yield.
+    if (cur && (cur == rq->idle || t->priority > cur->priority ||
+                (cur->aspace_root && t->priority == cur->priority)))
+        rq->need_resched = true;
 }
 
 static struct thread *dequeue(struct runqueue *rq)
@@ -100,8 +112,34 @@ static void schedule_locked(struct runqueue *rq)
     next->on_cpu = true;
     rq->prev = prev;
     rq->current = next;
+    rq->need_resched = false;
+    if (prev->aspace_root)
+        prev->fs_base = arch_read_fs_base();
+    arch_prepare_switch(next->stack.top, next->aspace_root, next->fs_base);
+    // Threads of equal priority waiting: give a user thread a time slice.
+    if (next->aspace_root && (rq->ready_mask >> next->priority))
+        ktimer_arm(&rq->slice, now + TIME_SLICE_NS);
     arch_context_switch(&prev->ctx, &next->ctx);
     finish_switch(rq);
+}
+
+void sched_preempt_point(void)
+{
+    struct runqueue *rq = this_rq();
+    if (READ_ONCE(rq->need_resched))
+        thread_yield();
+}
+
+void thread_kill(struct thread *t)
+{
+    t->killed = true;
+    sched_wake(t); // a blocked thread returns ERR_CANCELED from its wait
+}
+
+static void slice_expired(struct ktimer *tm, void *arg)
+{
+    struct runqueue *rq = arg;
+    rq->need_resched = true;
 }
 
 void thread_yield(void)
@@ -222,6 +260,13 @@ status_t thread_join(struct thread *t, uint64_t deadline, int *code)
     return OK;
 }
 
+void thread_discard(struct thread *t)
+{
+    if (t->state != THREAD_NEW)
+        panic("sched: discarding thread %s that was started", t->name);
+    free_thread(t);
+}
+
 void thread_detach(struct thread *t)
 {
     irqstate_t s = spin_lock_irqsave(&t->lock);
@@ -239,7 +284,7 @@ void thread_sleep_until(uint64_t deadline)
     struct spinlock lock = SPINLOCK_INIT("sleep");
     wait_queue_init(&wq);
     irqstate_t s = spin_lock_irqsave(&lock);
-    while (clock_monotonic_ns() < deadline)
+    while (clock_monotonic_ns() < deadline && !thread_current()->killed)
         wait_queue_block(&wq, &lock, deadline);
     spin_unlock_irqrestore(&lock, s);
 }
@@ -276,6 +321,7 @@ void sched_init(void)
     rq->lock = (struct spinlock)SPINLOCK_INIT("runqueue");
     for (int p = 0; p <= PRIO_MAX; p++)
         list_init(&rq->queues[p]);
+    ktimer_init(&rq->slice, slice_expired, rq);
     register_thread(&boot_thread, "boot", PRIO_DEFAULT);
     boot_thread.state = THREAD_RUNNING;
     boot_thread.on_cpu = true;

@@ -33,6 +33,8 @@ static void wait_timeout(struct ktimer *t, void *arg)
 
 status_t wait_queue_block(struct wait_queue *wq, struct spinlock *lock, uint64_t deadline)
 {
+    if (thread_current()->killed)
+        return ERR_CANCELED;
     if (deadline == DEADLINE_NONE || deadline <= clock_monotonic_ns())
         return ERR_TIMED_OUT;
     struct waiter w = {.thread = thread_current(), .lock = lock, .result = ERR_TIMED_OUT};
@@ -50,7 +52,11 @@ status_t wait_queue_block(struct wait_queue *wq, struct spinlock *lock, uint64_t
         while (!__atomic_load_n(&w.timer_done, __ATOMIC_ACQUIRE))
             arch_cpu_relax();
     spin_lock(lock);
-    // (2) Woken means off the queue; anything else cannot happen here.
+    // (2) Not woken by the queue: thread_kill() woke us. Leave the queue.
+    if (!w.woken) {
+        list_remove(&w.node);
+        w.result = ERR_CANCELED;
+    }
     return w.result;
 }
 

@@ -114,6 +114,7 @@ void x86_cpu_init(void)
     wrmsr(MSR_GS_BASE, (uint64_t)c);
     x86_idt_init();
     enable_protections(&x86_cpu_features);
+    x86_syscall_init();
 }
 
 // Gives the double-fault, NMI and machine-check handlers their own guarded

@@ -314,3 +314,41 @@ status_t arch_mmu_init(void)
     switched = true;
     return OK;
 }
+
+status_t arch_mmu_create_root(paddr_t *root)
+{
+    status_t st = pmm_alloc(0, PMM_ZERO, root);
+    if (st != OK)
+        return st;
+    uint64_t *dst = phys_to_virt(*root);
+    const uint64_t *src = phys_to_virt(kernel_root);
+    for (unsigned i = 256; i < 512; i++)
+        dst[i] = src[i];
+    return OK;
+}
+
+// Frees a page table of `level` and every table below it (user half only).
+static void free_table(paddr_t table, int level)
+{
+    uint64_t *t = phys_to_virt(table);
+    if (level > 1)
+        for (unsigned i = 0; i < 512; i++)
+            if ((t[i] & PTE_P) && !(t[i] & PTE_PS))
+                free_table(t[i] & PTE_ADDR, level - 1);
+    pmm_free(table, 0);
+}
+
+void arch_mmu_destroy_root(paddr_t root)
+{
+    uint64_t *pml4 = phys_to_virt(root);
+    for (unsigned i = 0; i < 256; i++)
+        if (pml4[i] & PTE_P)
+            free_table(pml4[i] & PTE_ADDR, 3);
+    pmm_free(root, 0);
+}
+
+void arch_mmu_activate(paddr_t root)
+{
+    if ((read_cr3() & PTE_ADDR) != root)
+        write_cr3(root);
+}

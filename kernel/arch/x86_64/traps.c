@@ -248,6 +248,13 @@ static void deliver_to_catch(struct x86_cpu *cpu, const struct trap_frame *f)
 void x86_trap_dispatch(struct trap_frame *f)
 {
     struct x86_cpu *cpu = this_cpu();
+    if (f->vector < 32 && (f->cs & 3)) {
+        x86_user_fault(f); // returns only when the fault was served
+        x86_user_return(f);
+        return;
+    }
+    if (f->vector < 32 && x86_kernel_user_fault(f))
+        return;
     if (f->vector < 32) {
         bool catchable = f->vector != VEC_DF && f->vector != VEC_NMI && f->vector != VEC_MC;
         if (cpu->catch && catchable && !(f->cs & 3))
@@ -256,4 +263,6 @@ void x86_trap_dispatch(struct trap_frame *f)
         crash_stop();
     }
     x86_irq_dispatch((unsigned)f->vector);
+    if (f->cs & 3)
+        x86_user_return(f);
 }

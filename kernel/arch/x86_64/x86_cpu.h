@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch.h"
@@ -46,6 +47,8 @@ struct fault_catch;
 // One per CPU, reached through GS base (self pointer first).
 struct x86_cpu {
     struct x86_cpu *self;
+    uint64_t kernel_rsp; // stack top of the running thread (syscall entry)
+    uint64_t user_rsp;   // scratch: user stack pointer at syscall entry
     uint32_t index;
     uint64_t gdt[9]; // null, kcode, kdata, ucode32, udata, ucode64, tss (2 slots), spare
     struct tss tss;
@@ -53,7 +56,23 @@ struct x86_cpu {
     uint64_t stack_base, stack_top; // current kernel stack, for backtraces
 };
 
+#define X86_CPU_KERNEL_RSP 8 // offsets used by syscall.S
+#define X86_CPU_USER_RSP   16
+_Static_assert(offsetof(struct x86_cpu, kernel_rsp) == X86_CPU_KERNEL_RSP, "syscall.S offsets");
+_Static_assert(offsetof(struct x86_cpu, user_rsp) == X86_CPU_USER_RSP, "syscall.S offsets");
+
 extern struct x86_cpu x86_boot_cpu;
+
+// SYSCALL/SYSRET set-up (per CPU) and the C side of the entry.
+void x86_syscall_init(void);
+void x86_syscall(struct trap_frame *f);
+// What happens on every return to user mode: kills, reschedules.
+void x86_user_return(struct trap_frame *f);
+// A page fault in kernel mode on a user address (user copies): true when
+// served or turned into a copy failure.
+bool x86_kernel_user_fault(struct trap_frame *f);
+// A CPU exception taken in user mode.
+void x86_user_fault(struct trap_frame *f);
 
 // Early CPU setup: features, GDT/TSS, IDT, NX/SMEP/SMAP/UMIP. Boot CPU only
 // for now.

@@ -28,6 +28,14 @@ status_t arch_mmu_protect(paddr_t root, vaddr_t va, size_t n, unsigned flags);
 // Looks up one address: ERR_NOT_FOUND when unmapped.
 status_t arch_mmu_query(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags);
 
+// A new address space: an empty user half, the kernel half shared.
+status_t arch_mmu_create_root(paddr_t *root);
+// Frees the page tables of the user half and the root (the pages they map
+// belong to someone else). The root must not be active on any CPU.
+void arch_mmu_destroy_root(paddr_t root);
+// Makes root the active address space of this CPU.
+void arch_mmu_activate(paddr_t root);
+
 // The kernel's own address space.
 paddr_t arch_mmu_kernel_root(void);
 

@@ -36,6 +36,15 @@ status_t vmo_get_size(struct handle_table *t, handle_t h, uint64_t *size);
 status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size);
 
 // ---- For the vm layer ----
+// A vmo for the kernel's own use (no handle), holding one reference.
+status_t vmo_create_kernel(uint64_t size, struct vmo **out);
+// The vm layer counts regions mapping the vmo: a mapped vmo cannot shrink
+// (vmo_set_size then fails with ERR_BAD_STATE).
+void vmo_mapping_added(struct vmo *v, int delta);
+uint64_t vmo_size(struct vmo *v);
+// Copies kernel bytes into the vmo (the kernel's own loaders).
+status_t vmo_write_kernel(struct vmo *v, uint64_t offset, const void *buf, size_t n);
+
 // The vmo behind a handle (with a reference), checked for `need` rights.
 status_t vmo_get(struct handle_table *t, handle_t h, rights_t need, struct vmo **out);
 struct kobject *vmo_obj(struct vmo *v);

@@ -49,6 +49,11 @@ struct thread {
     uint64_t runtime_ns;      // CPU time used
     uint64_t last_run;        // clock_monotonic_ns() when last switched in
     uint64_t id;
+    // User threads only (zero for kernel threads):
+    paddr_t aspace_root;    // address space to run in
+    uint64_t fs_base;       // user TLS base, saved at switch-out
+    void *owner;            // the thread object of the user-space thread
+    volatile bool killed;   // asked to exit: waits end with ERR_CANCELED
 };
 
 // Turns the running boot context into the first thread and creates the idle
@@ -60,6 +65,9 @@ void sched_init(void);
 status_t thread_create(const char *name, int (*entry)(void *), void *arg, int priority,
                        struct thread **out);
 void thread_start(struct thread *t);
+
+// Frees a thread that was created and never started.
+void thread_discard(struct thread *t);
 
 // Lets the thread free itself when it exits (no thread_join then).
 void thread_detach(struct thread *t);
@@ -83,6 +91,15 @@ void thread_sleep_ns(uint64_t ns);
 void sched_block_unlock(struct spinlock *lock);
 // Makes a blocked thread runnable (no effect on other states).
 void sched_wake(struct thread *t);
+
+// Asks t to exit: sets its kill flag and ends any wait it is blocked in
+// (with ERR_CANCELED). User threads act on it on their way back to user
+// mode; kernel threads must check thread_current()->killed.
+void thread_kill(struct thread *t);
+
+// On the way back to user mode: switches away if a time slice ended or a
+// higher-priority thread woke up.
+void sched_preempt_point(void);
 
 // Threads alive (not yet freed), for tests and `ps`.
 unsigned sched_thread_count(void);

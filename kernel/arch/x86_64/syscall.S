@@ -1,0 +1,118 @@
+/* System call entry (SYSCALL) and the way back to user mode. The frame
+ * built here is a struct trap_frame, so system calls, interrupts and faults
+ * from user mode share one return path. */
+#include "x86.h"
+
+#define CPU_KERNEL_RSP 8
+#define CPU_USER_RSP   16
+#define SYSCALL_VECTOR 0x100
+
+    .text
+    .globl x86_syscall_entry
+x86_syscall_entry:
+    swapgs
+    movq %rsp, %gs:CPU_USER_RSP
+    movq %gs:CPU_KERNEL_RSP, %rsp
+    pushq $(GDT_UDATA | 3)          /* ss */
+    pushq %gs:CPU_USER_RSP          /* rsp */
+    pushq %r11                      /* rflags */
+    pushq $(GDT_UCODE64 | 3)        /* cs */
+    pushq %rcx                      /* rip */
+    pushq $0                        /* error */
+    pushq $SYSCALL_VECTOR           /* vector */
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    xorl %ebp, %ebp
+    movq %rsp, %rdi
+    sti
+    call x86_syscall
+    cli
+    movq %rsp, %rdi
+    call x86_user_return
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp                  /* vector, error */
+    /* SYSRET only to a canonical address with the usual selectors (a
+     * non-canonical RIP would fault in ring 0); else IRET. */
+    movq (%rsp), %rcx
+    shrq $47, %rcx
+    jnz 1f
+    cmpq $(GDT_UCODE64 | 3), 8(%rsp)
+    jne 1f
+    movq (%rsp), %rcx               /* rip */
+    movq 16(%rsp), %r11             /* rflags */
+    movq 24(%rsp), %rsp             /* user stack; interrupts are off */
+    swapgs
+    sysretq
+1:  swapgs
+    iretq
+
+/* arch_enter_user(entry, stack, arg1, arg2): first entry of a thread into
+ * user mode, with every register cleared but the two arguments. */
+    .globl arch_enter_user
+arch_enter_user:
+    cli
+    pushq $(GDT_UDATA | 3)
+    pushq %rsi
+    pushq $0x202                    /* IF */
+    pushq $(GDT_UCODE64 | 3)
+    pushq %rdi
+    movq %rdx, %rdi
+    movq %rcx, %rsi
+    xorl %eax, %eax
+    xorl %ebx, %ebx
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    xorl %ebp, %ebp
+    xorl %r8d, %r8d
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    swapgs
+    iretq
+
+/* User copies: rep movsb that may fault; the page-fault handler resumes at
+ * x86_user_copy_fault when the fault cannot be served.
+ * int x86_user_copy(void *dst, const void *src, size_t n): 0 or 1 (fault). */
+    .globl x86_user_copy, x86_user_copy_insn, x86_user_copy_fault
+x86_user_copy:
+    movq %rdx, %rcx
+x86_user_copy_insn:
+    rep movsb
+    xorl %eax, %eax
+    ret
+x86_user_copy_fault:
+    movl $1, %eax
+    ret
+
+    .section .note.GNU-stack, "", @progbits
