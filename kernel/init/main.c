@@ -8,6 +8,7 @@
 #include "init/boottime.h"
 #include "init/cmdline.h"
 #include "init/crash.h"
+#include "lib/kbench.h"
 #include "lib/klog.h"
 #include "lib/ktest.h"
 #include "lib/panic.h"
@@ -42,6 +43,20 @@ static status_t set_ktest(const char *val, size_t len, bool has_val)
     return OK;
 }
 CMDLINE_PARAM(ktest_param, "ktest", set_ktest, "run the in-kernel tests (ktest=a,b: those suites)");
+
+static bool kbench_mode;
+static char kbench_filter[256];
+
+static status_t set_kbench(const char *val, size_t len, bool has_val)
+{
+    if (len >= sizeof(kbench_filter))
+        return ERR_OUT_OF_RANGE;
+    kbench_mode = true;
+    memcpy(kbench_filter, val, len);
+    kbench_filter[len] = 0;
+    return OK;
+}
+CMDLINE_PARAM(kbench_param, "kbench", set_kbench, "run the in-kernel benchmarks (kbench=a,b: those)");
 
 static status_t set_loglevel(const char *val, size_t len, bool has_val)
 {
@@ -167,6 +182,10 @@ static __noreturn void kmain_guarded(void)
     boot_stage("sched");
     if (ktest_mode)
         run_ktest();
+    if (kbench_mode) {
+        kbench_run(kbench_filter);
+        arch_vm_exit(EXIT_CODE_PASS);
+    }
     crash_requested();
     boot_stage("ready");
     boot_stages_print();

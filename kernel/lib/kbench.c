@@ -1,0 +1,62 @@
+// The in-kernel benchmark runner.
+#include "arch.h"
+#include "lib/kbench.h"
+#include "lib/printk.h"
+#include "lib/string.h"
+#include "sched/clock.h"
+
+#define ROUNDS 11
+
+extern const struct kbench *const __start_kbench_cases[];
+extern const struct kbench *const __stop_kbench_cases[];
+
+static bool wanted(const char *filter, const char *name)
+{
+    if (!filter || !*filter)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = filter; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p += len + (e ? 1 : 0);
+    }
+    return false;
+}
+
+static void sort(uint64_t *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+static void run_one(const struct kbench *b)
+{
+    uint64_t cycles[ROUNDS];
+    b->run(b->iters); // warm up caches and lazily built state
+    for (int r = 0; r < ROUNDS; r++)
+        cycles[r] = b->run(b->iters);
+    sort(cycles, ROUNDS);
+    pr_info("kbench: %s median_ns=%llu min_ns=%llu max_ns=%llu median_cycles=%llu rounds=%d",
+            b->name, (unsigned long long)clock_cycles_to_ns(cycles[ROUNDS / 2]),
+            (unsigned long long)clock_cycles_to_ns(cycles[0]),
+            (unsigned long long)clock_cycles_to_ns(cycles[ROUNDS - 1]),
+            (unsigned long long)cycles[ROUNDS / 2], ROUNDS);
+}
+
+void kbench_run(const char *filter)
+{
+    size_t n = ((uintptr_t)__stop_kbench_cases - (uintptr_t)__start_kbench_cases) /
+               sizeof(__start_kbench_cases[0]);
+    pr_info("kbench: start (clock %s, TSC %llu kHz)", clock_source_name(),
+            (unsigned long long)(clock_tsc_hz() / 1000));
+    for (size_t i = 0; i < n; i++)
+        if (wanted(filter, __start_kbench_cases[i]->name))
+            run_one(__start_kbench_cases[i]);
+    pr_info("kbench: done");
+}
