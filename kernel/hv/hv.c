@@ -1,6 +1,7 @@
 // The kernel's hypervisor state: the global hv_info, filled from the live
 // CPU at boot, and the accessors other subsystems call.
 #include "hv/hv.h"
+#include "hv/xen.h"
 #include "lib/printk.h"
 
 #define BOOT_LINE_MAX 512
@@ -20,6 +21,10 @@ void hv_init(void)
     hv_detect(&hv_info, live_cpuid, NULL);
     hv_info_boot_line(&hv_info, line, sizeof(line));
     pr_info("%s", line);
+
+    // Xen: hypercall page, shared info, clock, console, power (hv/xen.c).
+    if (hv_info.primary == HV_FAMILY_XEN)
+        xen_init();
 }
 
 bool hv_feature_offered(enum hv_feature f)

@@ -22,8 +22,13 @@ uint64_t pvclock_scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
 
 uint64_t pvclock_time_at(const struct pvclock_vcpu_time_info *snap, uint64_t tsc)
 {
-    uint64_t delta = tsc > snap->tsc_timestamp ? tsc - snap->tsc_timestamp : 0;
-    return snap->system_time + pvclock_scale_delta(delta, snap->tsc_to_system_mul, snap->tsc_shift);
+    // Modulo 2^64: Xen may stamp a guest TSC that was "negative" (guest
+    // TSC = host TSC + offset, before the guest's TSC started at 0).
+    int64_t delta = (int64_t)(tsc - snap->tsc_timestamp);
+    if (delta < 0)
+        delta = 0;
+    return snap->system_time +
+           pvclock_scale_delta((uint64_t)delta, snap->tsc_to_system_mul, snap->tsc_shift);
 }
 
 bool pvclock_version_retry(uint32_t start, uint32_t now)

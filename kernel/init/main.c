@@ -4,6 +4,7 @@
 #include "dev/power.h"
 #include "dev/uart.h"
 #include "hv/hv.h"
+#include "hv/xen.h"
 #include "init/boot_info.h"
 #include "init/boottime.h"
 #include "init/cmdline.h"
@@ -209,6 +210,7 @@ void kmain(paddr_t start_info, uint64_t entry_tsc)
     boot_stage("console");
 
     const char *why = NULL;
+    start_info = xen_pvh_start_info(start_info); // Xen's PVH dom0: memory map by hypercall
     if (boot_info_from_pvh(&boot_info, start_info, read_phys_early, NULL, &why) != OK) {
         pr_emerg("boot: cannot use the boot information at %#llx: %s",
                  (unsigned long long)start_info, why ? why : "unknown error");

@@ -11,6 +11,8 @@
 
 static struct spinlock printk_lock = SPINLOCK_INIT("printk");
 static int console_level = LOG_INFO;
+static console_sink_fn console_sinks[CONSOLE_MAX_SINKS]; // (printk_lock)
+static size_t nconsole_sinks;                            // (printk_lock)
 
 void klog_set_console_level(int level)
 {
@@ -20,6 +22,37 @@ void klog_set_console_level(int level)
 void console_write(const char *s, size_t n)
 {
     uart_write(s, n);
+    for (size_t i = 0; i < nconsole_sinks; i++)
+        console_sinks[i](s, n);
+}
+
+// One log record as the console shows it: "[    1.000000] text\n".
+static void echo_record(void (*out)(const char *s, size_t n), uint64_t ts, const char *text,
+                        size_t len)
+{
+    char prefix[32];
+    uint64_t us = ts / 1000;
+    int p = ksnprintf(prefix, sizeof(prefix), "[%5llu.%06llu] ", (unsigned long long)(us / 1000000),
+                      (unsigned long long)(us % 1000000));
+    out(prefix, (size_t)p);
+    out(text, len);
+    out("\n", 1);
+}
+
+status_t console_add_sink(console_sink_fn write)
+{
+    static struct klog_entry e; // (printk_lock): too big for an early stack
+    status_t st = ERR_NO_RESOURCES;
+    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    if (nconsole_sinks < CONSOLE_MAX_SINKS) {
+        for (uint64_t seq = 0; klog_read(&seq, &e);)
+            if (e.level <= console_level)
+                echo_record(write, e.ts_ns, e.text, strlen(e.text));
+        console_sinks[nconsole_sinks++] = write;
+        st = OK;
+    }
+    spin_unlock_irqrestore(&printk_lock, s);
+    return st;
 }
 
 void vprintk(int level, const char *fmt, va_list ap)
@@ -33,15 +66,8 @@ void vprintk(int level, const char *fmt, va_list ap)
 
     irqstate_t s = spin_lock_irqsave(&printk_lock);
     klog_append(level, ts, text, len);
-    if (level <= console_level) {
-        char prefix[32];
-        uint64_t us = ts / 1000;
-        int p = ksnprintf(prefix, sizeof(prefix), "[%5llu.%06llu] ",
-                          (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000));
-        console_write(prefix, (size_t)p);
-        console_write(text, len);
-        console_write("\n", 1);
-    }
+    if (level <= console_level)
+        echo_record(console_write, ts, text, len);
     spin_unlock_irqrestore(&printk_lock, s);
 }
 

@@ -54,6 +54,7 @@ void arch_vm_exit(uint32_t code)
 #define PIT_MODE2_CH0       0x34 // channel 0, lobyte/hibyte, rate generator
 #define PIT_LATCH_CH0       0x00
 #define CALIBRATE_PIT_TICKS 2386 // 2 ms
+#define PIT_DEAD_SPINS      1000 // reads of an unchanging count before giving up
 
 static uint16_t pit_read(void)
 {
@@ -78,8 +79,8 @@ static uint64_t calibrate_with_pit(void)
             uint64_t dt = rdtsc() - t0;
             return dt * PIT_HZ / elapsed;
         }
-        if (spins > 10000000)
-            return 0;
+        if (spins > 10000000 || (spins == PIT_DEAD_SPINS && now == start))
+            return 0; // a PIT that never moved is absent (Xen's PVH dom0 has none)
     }
 }
 

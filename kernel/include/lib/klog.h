@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nimbus/status.h"
+
 #define KLOG_LINE_MAX 256
 
 struct klog_entry {
@@ -21,8 +23,18 @@ int klog_read(uint64_t *seq, struct klog_entry *out);
 // Console log level: records with level <= it are echoed to the console.
 void klog_set_console_level(int level);
 
-// Where console output goes (the UART now; more consoles later).
+// Where console output goes: the UART and every added console sink.
 void console_write(const char *s, size_t n);
+
+// A further console (a hypervisor's, say). It is called with the printk lock
+// held and interrupts off, so it must not block or print.
+typedef void (*console_sink_fn)(const char *s, size_t n);
+#define CONSOLE_MAX_SINKS 4
+
+// Adds a console. The records already logged at the console level are
+// replayed to it first, so it shows the whole boot. ERR_NO_RESOURCES when
+// CONSOLE_MAX_SINKS are in use.
+status_t console_add_sink(console_sink_fn write);
 
 // Appends one record (text need not be terminated; it is cut at
 // KLOG_LINE_MAX - 1 bytes). Caller serializes (printk holds its lock).
