@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_KERNEL = os.path.join("build", "nimbus.elf")
-DEFAULT_INITRD = os.path.join("build", "initrd.cpio")
+# NIMBUS_KERNEL / NIMBUS_INITRD override the defaults (NIMBUS_INITRD="" boots
+# without an initrd); relative paths are relative to the repository root.
+DEFAULT_KERNEL = os.environ.get("NIMBUS_KERNEL") or os.path.join("build", "nimbus.elf")
+DEFAULT_INITRD = os.environ.get("NIMBUS_INITRD", os.path.join("build", "initrd.cpio"))
 MACHINES = ("microvm", "q35", "pc")
 ACCELS = ("auto", "tcg", "kvm")
 
@@ -45,7 +47,6 @@ STATUS_MAP = {QEMU_PASSED: STATUS_OK, QEMU_FAILED: STATUS_TESTS_FAILED,
 
 # Kernel contract (what the kernel prints on COM1).
 READY_RE = re.compile(r"nimbus: ready")
-STAGES_RE = re.compile(r"boot: stages \(us\):(.*)$", re.M)
 CRASH_RE = re.compile(r"^(?:\[\s*\d+\.\d+\]\s*)?(EXCEPTION|PANIC):", re.M)
 LOG_PREFIX_RE = re.compile(r"^\[\s*\d+\.\d+\] ")
 # QEMU stderr messages after which the guest is stopped but QEMU keeps running.
@@ -489,15 +490,14 @@ def boot(timeout: float, until=None, serial_log=None, echo=None, **config) -> Ru
     return run(build_command(**config), timeout, until=until, serial_log=serial_log, echo=echo)
 
 
-def parse_stages(output: str) -> Optional[dict]:
-    """The `boot: stages (us): a=1 b=2` line as an ordered {name: int}, or None."""
-    m = STAGES_RE.search(output)
+def parse_stages(output: str, unit: str = "us") -> Optional[dict]:
+    """The `boot: stages (us): a=1 b=2` line as an ordered {name: int}, or
+    None. unit selects another such line, e.g. "tsc" for raw TSC ticks."""
+    m = re.search(rf"boot: stages \({re.escape(unit)}\):(.*)$", output, re.M)
     if not m:
         return None
-    stages = {}
-    for name, value in re.findall(r"([A-Za-z_][\w.-]*)=(\d+)", m.group(1)):
-        stages[name] = int(value)
-    return stages
+    return {name: int(value)
+            for name, value in re.findall(r"([A-Za-z_][\w.-]*)=(\d+)", m.group(1))}
 
 
 def qemu_version(qemu: Optional[str] = None) -> str:

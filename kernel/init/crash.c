@@ -63,6 +63,7 @@ void panic(const char *fmt, ...)
 }
 
 static const char crash_rodata[8] = "ro";
+static volatile uint64_t crash_sink;
 static unsigned char crash_data[16] = {0xc3}; // a `ret`, in non-executable data
 
 // Recurses until the stack runs into its guard page.
@@ -87,7 +88,7 @@ void crash_requested(void)
     else if (!strcmp(crash_kind, "ud"))
         __builtin_trap();
     else if (!strcmp(crash_kind, "de"))
-        (void)(100 / zero);
+        crash_sink = 100 / zero; // stored, so the division cannot be dropped
     else if (!strcmp(crash_kind, "gp"))
         (void)*(volatile int *)(uintptr_t)(zero + 0x8000000000000000ull);
     else if (!strcmp(crash_kind, "nx"))

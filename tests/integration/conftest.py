@@ -12,6 +12,9 @@ Two ways to boot:
   small thread pool (NIMBUS_TEST_JOBS, default the number of CPUs), and the
   fixture hands the test its RunResult. Tests with equal options share a boot.
 
+* the `boots` fixture: boots(**options) -> RunResult through the same pool,
+  for a test that needs several boots or computes their options.
+
 Options are those of nimbuslib.build_command() (machine, memory, smp, append,
 accel, icount, extra, kernel, initrd) plus timeout and until. Boots with
 accel="kvm" are skipped unless /dev/kvm is usable (or NIMBUS_SKIP_KVM=1).
@@ -126,6 +129,25 @@ def vm(request) -> nl.RunResult:
         pytest.fail(f"{KERNEL} is missing: run `make all` first")
     future = _pool.submit(options) if _pool else None
     return future.result() if future else boot_kernel(**options)
+
+
+@pytest.fixture
+def boots():
+    """boots(**options) -> RunResult, shared with marked boots of equal options."""
+    def get(**options):
+        if options.get("accel") == "kvm" and not kvm_available():
+            pytest.skip("/dev/kvm is not usable here (or NIMBUS_SKIP_KVM is set)")
+        if not os.path.exists(KERNEL):
+            pytest.fail(f"{KERNEL} is missing: run `make all` first")
+        return _pool.submit(options).result() if _pool else boot_kernel(**options)
+    return get
+
+
+@pytest.fixture
+def need_kvm():
+    """Skips the test unless /dev/kvm is usable (and NIMBUS_SKIP_KVM unset)."""
+    if not kvm_available():
+        pytest.skip("/dev/kvm is not usable here (or NIMBUS_SKIP_KVM is set)")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""`make bench`: boot-time figures for Nimbus.
+
+For each accelerator (TCG always, KVM when /dev/kvm is usable) boots microvm
+--runs times with `bench` on the command line, stops each run at the
+`nimbus: ready` line, and collects
+  * the kernel's own `boot: stages (us): name=value ...` line (microseconds
+    since PVH entry, measured with the guest TSC), and
+  * the host wall time from launching QEMU to reading the ready line.
+Then one more series under TCG with `-icount shift=0,sleep=off`, where the
+guest TSC advances by exactly one per guest instruction: there the stages
+are taken from the kernel's `boot: stages (tsc): ...` line when it prints
+one (raw TSC ticks = guest instructions executed since PVH entry), else
+from the us line (instructions scaled by the kernel's TSC rate). They
+measure work, not time, and should repeat exactly from run to run.
+
+Prints median/min/max per stage and accelerator, and writes build/bench.json.
+Figures are reports, never pass/fail criteria: the exit status is non-zero
+only if no TCG run reached the ready line at all (a broken kernel).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+from typing import List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nimbuslib as nl  # noqa: E402
+
+HOST_READY = "host: launch->ready"
+
+
+def stats(values: List[float]) -> Optional[dict]:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def run_series(name: str, accel: str, icount: bool, runs: int, timeout: float,
+               machine: str, memory: str) -> dict:
+    """Boots `runs` times; returns per-stage and host-time statistics."""
+    stages: dict = {}
+    host_ms: List[float] = []
+    failures: List[str] = []
+    per_run: List[dict] = []
+    unit = "us"
+    for i in range(runs):
+        r = nl.boot(timeout, until=nl.READY_RE, machine=machine, memory=memory, accel=accel,
+                    icount=icount, append="bench")
+        if not r.stopped:
+            why = (f"timed out after {timeout:g} s" if r.timed_out else r.vm_error
+                   or f"QEMU exited with status {r.qemu_status}")
+            failures.append(f"run {i + 1}: no ready line ({why})")
+            print(f"  run {i + 1}: FAILED: {why}", flush=True)
+            if r.stderr.strip():
+                print("    " + r.stderr.strip().splitlines()[-1], flush=True)
+            continue
+        st = (icount and nl.parse_stages(r.output, "tsc")) or nl.parse_stages(r.output) or {}
+        if icount and not per_run:
+            unit = "instructions" if nl.parse_stages(r.output, "tsc") else "us (icount)"
+        if not st:
+            failures.append(f"run {i + 1}: no `boot: stages` line")
+        for k, v in st.items():
+            stages.setdefault(k, []).append(v)
+        ms = r.until_time * 1000
+        host_ms.append(ms)
+        per_run.append({"stages": st, "host_ready_ms": round(ms, 3)})
+        print(f"  run {i + 1}: ready after {ms:.1f} ms host time; "
+              + " ".join(f"{k}={v}" for k, v in st.items()), flush=True)
+    return {
+        "name": name, "accel": accel, "icount": icount, "machine": machine, "memory": memory,
+        "runs": runs, "runs_ok": len(host_ms), "failures": failures,
+        "stage_unit": unit,
+        "stages": {k: stats(v) for k, v in stages.items()},
+        "host_ready_ms": stats(host_ms),
+        "deterministic": (all(len(set(v)) == 1 for v in stages.values()) if icount and stages
+                          else None),
+        "per_run": per_run,
+    }
+
+
+def num(v) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
+def print_table(series: List[dict]) -> None:
+    """One block per series: stage, median, min, max."""
+    for s in series:
+        unit = s["stage_unit"]
+        title = f"{s['name']} ({s['machine']}, {s['runs_ok']}/{s['runs']} runs reached ready)"
+        print(f"\n{title}")
+        print(f"  {'stage':<22}{'median':>15}{'min':>15}{'max':>15}")
+        for name, st in s["stages"].items():
+            print(f"  {name:<22}{num(st['median']):>15}{num(st['min']):>15}{num(st['max']):>15}"
+                  f"  {unit}")
+        h = s["host_ready_ms"]
+        if h:
+            print(f"  {HOST_READY:<22}{h['median']:>15.1f}{h['min']:>15.1f}{h['max']:>15.1f}  ms")
+        if s["icount"]:
+            print("  -icount shift=0,sleep=off: the guest TSC advances one tick per guest "
+                  "instruction,\n  so the stage figures count instructions executed since "
+                  "PVH entry, not time\n  (a us figure is instructions / the kernel's TSC "
+                  "MHz). Identical in every run: "
+                  f"{'yes' if s['deterministic'] else 'NO'}.")
+        for f in s["failures"]:
+            print(f"  ! {f}")
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="boots per accelerator (default 5)")
+    ap.add_argument("--timeout", type=float, default=60, help="seconds per TCG boot")
+    ap.add_argument("--kvm-timeout", type=float, default=300,
+                    help="seconds per KVM boot (nested software KVM is slow)")
+    ap.add_argument("--accel", default=None,
+                    help="comma-separated accelerators (default: tcg, plus kvm if usable)")
+    ap.add_argument("--no-icount", action="store_true", help="skip the -icount series")
+    ap.add_argument("--machine", default="microvm", choices=nl.MACHINES)
+    ap.add_argument("-m", "--memory", default="256M")
+    ap.add_argument("--json", default=os.path.join(nl.ROOT, "build", "bench.json"),
+                    help="where to write the results (default build/bench.json)")
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.accel:
+        accels = [a for a in args.accel.split(",") if a]
+    else:
+        accels = ["tcg"] + (["kvm"] if nl.kvm_usable() else [])
+    plan = [(a, a, False) for a in accels]
+    if not args.no_icount and "tcg" in accels:
+        plan.append(("tcg-icount", "tcg", True))
+    kernel = os.path.join(nl.ROOT, nl.DEFAULT_KERNEL)
+    if not os.path.exists(kernel):
+        print(f"bench: {nl.DEFAULT_KERNEL} is missing (run `make all`)", file=sys.stderr)
+        return 1
+    print(f"bench: {args.runs} boots of {nl.DEFAULT_KERNEL} per series on {args.machine}; "
+          f"{', '.join(p[0] for p in plan)}", flush=True)
+    series = []
+    for name, accel, icount in plan:
+        print(f"\n== {name} ==", flush=True)
+        timeout = args.kvm_timeout if accel == "kvm" else args.timeout
+        series.append(run_series(name, accel, icount, args.runs, timeout, args.machine,
+                                 args.memory))
+    print_table(series)
+    doc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"cpu_model": nl.cpu_model(), "cpus": os.cpu_count(),
+                 "kernel": platform.release(), "qemu": nl.qemu_version(),
+                 "hw_virt": nl.host_has_hw_virt(), "kvm_usable": nl.kvm_usable()},
+        "kernel_image": nl.DEFAULT_KERNEL,
+        "append": "bench",
+        "series": series,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    shown = os.path.relpath(args.json, nl.ROOT)
+    print(f"\nwrote {args.json if shown.startswith('..') else shown}")
+    tcg = [s for s in series if s["accel"] == "tcg" and not s["icount"]]
+    if tcg and not any(s["runs_ok"] for s in tcg):
+        print("bench: no TCG boot reached `nimbus: ready`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        nl.kill_all()
+        sys.exit(130)
