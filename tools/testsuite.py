@@ -37,7 +37,7 @@ ROOT = nl.ROOT
 LOGS = os.path.join(ROOT, "build", "test-logs")
 HOST_TEST = os.path.join(ROOT, "build", "host", "ktest-host")
 PYTHON = "/usr/bin/python3"
-STAGES = ("host", "guest", "integration")
+STAGES = ("lint", "host", "guest", "integration")
 SANITIZER_RE = re.compile(r"ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer|runtime error:")
 # The runner's own totals, a top-level diagnostic: "# ktest: 3 passed, 0 failed, 1 skipped".
 KTEST_TOTALS_RE = re.compile(r"^ktest: (\d+) passed, (\d+) failed, (\d+) skipped", re.M)
@@ -134,6 +134,29 @@ def stage_host(args) -> StageResult:
         rc = None
     res = evaluate_host(rc, out, err, args.host_timeout)
     res.log = write_log("host.log", out + ("\n--- stderr ---\n" + err if err else ""))
+    return res
+
+
+# -- lint ---------------------------------------------------------------------------
+
+LINT_CHECKS = (
+    ("clang-format", ["make", "--no-print-directory", "-s", "check-format"]),
+    ("cppcheck", ["make", "--no-print-directory", "-s", "check-cppcheck"]),
+)
+
+
+def stage_lint(args) -> StageResult:
+    """clang-format and cppcheck over the kernel sources: one test each."""
+    res = StageResult("lint")
+    for name, cmd in LINT_CHECKS:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, text=True, errors="replace",
+                              timeout=600)
+        if proc.returncode == 0:
+            res.passed += 1
+        else:
+            res.failed += 1
+            res.failures.append(f"{name}:\n{tail(proc.stdout)}")
     return res
 
 
@@ -305,6 +328,7 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     results: List[StageResult] = []
     runners = {
+        "lint": ("lint: clang-format and cppcheck (make check)", lambda: [stage_lint(args)]),
         "host": ("host: build/host/ktest-host (ASan, UBSan)", lambda: [stage_host(args)]),
         "guest": ("guest: ktest on microvm (TCG, 1 vCPU) and q35 (TCG, 2 vCPUs)",
                   lambda: stage_guest(args)),

@@ -27,8 +27,8 @@ struct nb_process_info {
     uint32_t flags; // NB_PROCESS_KILLED, NB_PROCESS_FAULTED
     uint32_t threads;
     uint32_t handles;
-    uint64_t cpu_ns;        // CPU time of its threads so far
-    uint64_t mapped_bytes;  // user memory in regions
+    uint64_t cpu_ns;       // CPU time of its threads so far
+    uint64_t mapped_bytes; // user memory in regions
     char name[NB_PROCESS_NAME_MAX];
 };
 

@@ -16,74 +16,76 @@
 #define NB_SYSCALL_BASE 0x1000
 
 // Handles
-#define NB_SYS_HANDLE_CLOSE      0x1000 // (handle_t h)
-#define NB_SYS_HANDLE_DUPLICATE  0x1001 // (handle_t h, rights_t rights, handle_t *out)
-#define NB_SYS_HANDLE_REPLACE    0x1002 // (handle_t h, rights_t rights, handle_t *out)
-#define NB_SYS_HANDLE_INFO       0x1003 // (handle_t h, struct nb_handle_info *out)
-#define NB_SYS_HANDLE_REVOCABLE  0x1004 // (handle_t h, handle_t *wrapped, handle_t *revoker)
-#define NB_SYS_HANDLE_REVOKE     0x1005 // (handle_t revoker)
+#define NB_SYS_HANDLE_CLOSE     0x1000 // (handle_t h)
+#define NB_SYS_HANDLE_DUPLICATE 0x1001 // (handle_t h, rights_t rights, handle_t *out)
+#define NB_SYS_HANDLE_REPLACE   0x1002 // (handle_t h, rights_t rights, handle_t *out)
+#define NB_SYS_HANDLE_INFO      0x1003 // (handle_t h, struct nb_handle_info *out)
+#define NB_SYS_HANDLE_REVOCABLE 0x1004 // (handle_t h, handle_t *wrapped, handle_t *revoker)
+#define NB_SYS_HANDLE_REVOKE    0x1005 // (handle_t revoker)
 
 // Signals and waiting
-#define NB_SYS_OBJECT_WAIT_ONE   0x1010 // (h, signals_t want, u64 deadline, signals_t *observed)
-#define NB_SYS_OBJECT_SIGNAL     0x1011 // (h, signals_t clear, signals_t set)
+#define NB_SYS_OBJECT_WAIT_ONE    0x1010 // (h, signals_t want, u64 deadline, signals_t *observed)
+#define NB_SYS_OBJECT_SIGNAL      0x1011 // (h, signals_t clear, signals_t set)
 #define NB_SYS_OBJECT_SIGNAL_PEER 0x1012 // (h, signals_t clear, signals_t set)
-#define NB_SYS_OBJECT_WAIT_ASYNC 0x1013 // (h, handle_t port, u64 key, signals_t, u32 mode)
+#define NB_SYS_OBJECT_WAIT_ASYNC  0x1013 // (h, handle_t port, u64 key, signals_t, u32 mode)
 
 // Channels
-#define NB_SYS_CHANNEL_CREATE    0x1020 // (u32 flags, handle_t *end0, handle_t *end1)
-#define NB_SYS_CHANNEL_WRITE     0x1021 // (h, const struct nb_msg_out *msg)
-#define NB_SYS_CHANNEL_READ      0x1022 // (h, struct nb_msg_in *msg)
-#define NB_SYS_CHANNEL_CALL      0x1023 // (h, const nb_msg_out *req, nb_msg_in *reply, u64 deadline)
+#define NB_SYS_CHANNEL_CREATE 0x1020 // (u32 flags, handle_t *end0, handle_t *end1)
+#define NB_SYS_CHANNEL_WRITE  0x1021 // (h, const struct nb_msg_out *msg)
+#define NB_SYS_CHANNEL_READ   0x1022 // (h, struct nb_msg_in *msg)
+#define NB_SYS_CHANNEL_CALL   0x1023 // (h, const nb_msg_out *req, nb_msg_in *reply, u64 deadline)
 
 // Ports
-#define NB_SYS_PORT_CREATE       0x1030 // (handle_t *out)
-#define NB_SYS_PORT_WAIT         0x1031 // (h, u64 deadline, struct nb_port_packet *out)
-#define NB_SYS_PORT_QUEUE        0x1032 // (h, const struct nb_port_packet *pkt)
-#define NB_SYS_PORT_CANCEL       0x1033 // (h port, handle_t object, u64 key)
+#define NB_SYS_PORT_CREATE 0x1030 // (handle_t *out)
+#define NB_SYS_PORT_WAIT   0x1031 // (h, u64 deadline, struct nb_port_packet *out)
+#define NB_SYS_PORT_QUEUE  0x1032 // (h, const struct nb_port_packet *pkt)
+#define NB_SYS_PORT_CANCEL 0x1033 // (h port, handle_t object, u64 key)
 
 // Events, timers
-#define NB_SYS_EVENT_CREATE      0x1040 // (handle_t *out)
-#define NB_SYS_EVENTPAIR_CREATE  0x1041 // (handle_t *a, handle_t *b)
-#define NB_SYS_TIMER_CREATE      0x1042 // (handle_t *out)
-#define NB_SYS_TIMER_SET         0x1043 // (h, u64 deadline)
-#define NB_SYS_TIMER_CANCEL      0x1044 // (h)
+#define NB_SYS_EVENT_CREATE     0x1040 // (handle_t *out)
+#define NB_SYS_EVENTPAIR_CREATE 0x1041 // (handle_t *a, handle_t *b)
+#define NB_SYS_TIMER_CREATE     0x1042 // (handle_t *out)
+#define NB_SYS_TIMER_SET        0x1043 // (h, u64 deadline)
+#define NB_SYS_TIMER_CANCEL     0x1044 // (h)
 
 // Memory
-#define NB_SYS_VMO_CREATE        0x1050 // (u64 size, handle_t *out)
-#define NB_SYS_VMO_READ          0x1051 // (h, void *buf, u64 offset, u64 len)
-#define NB_SYS_VMO_WRITE         0x1052 // (h, const void *buf, u64 offset, u64 len)
-#define NB_SYS_VMO_GET_SIZE      0x1053 // (h, u64 *size)
-#define NB_SYS_VMO_SET_SIZE      0x1054 // (h, u64 size)
-#define NB_SYS_VM_MAP            0x1058 // (handle_t process or 0 = self, h vmo, u64 offset, u64 len, u32 flags, uintptr_t *addr)
-#define NB_SYS_VM_UNMAP          0x1059 // (handle_t process or 0, uintptr_t addr, u64 len)
-#define NB_SYS_VM_PROTECT        0x105a // (handle_t process or 0, uintptr_t addr, u64 len, u32 flags)
+#define NB_SYS_VMO_CREATE   0x1050 // (u64 size, handle_t *out)
+#define NB_SYS_VMO_READ     0x1051 // (h, void *buf, u64 offset, u64 len)
+#define NB_SYS_VMO_WRITE    0x1052 // (h, const void *buf, u64 offset, u64 len)
+#define NB_SYS_VMO_GET_SIZE 0x1053 // (h, u64 *size)
+#define NB_SYS_VMO_SET_SIZE 0x1054 // (h, u64 size)
+#define NB_SYS_VM_MAP \
+    0x1058 // (handle_t process or 0 = self, h vmo, u64 offset, u64 len, u32 flags, uintptr_t *addr)
+#define NB_SYS_VM_UNMAP   0x1059 // (handle_t process or 0, uintptr_t addr, u64 len)
+#define NB_SYS_VM_PROTECT 0x105a // (handle_t process or 0, uintptr_t addr, u64 len, u32 flags)
 
 // Processes and threads
-#define NB_SYS_PROCESS_CREATE    0x1060 // (const char *name, u64 name_len, handle_t *out)
-#define NB_SYS_PROCESS_START     0x1061 // (h process, uintptr_t entry, uintptr_t stack, handle_t bootstrap, u64 arg2)
-#define NB_SYS_PROCESS_EXIT      0x1062 // (i64 code): does not return
-#define NB_SYS_TASK_KILL         0x1063 // (h process or thread)
-#define NB_SYS_PROCESS_INFO      0x1064 // (h, struct nb_process_info *out)
-#define NB_SYS_THREAD_CREATE     0x1068 // (h process, const char *name, u64 len, handle_t *out)
-#define NB_SYS_THREAD_START      0x1069 // (h, uintptr_t entry, uintptr_t stack, u64 arg1, u64 arg2)
-#define NB_SYS_THREAD_EXIT       0x106a // (): does not return
+#define NB_SYS_PROCESS_CREATE 0x1060 // (const char *name, u64 name_len, handle_t *out)
+#define NB_SYS_PROCESS_START \
+    0x1061 // (h process, uintptr_t entry, uintptr_t stack, handle_t bootstrap, u64 arg2)
+#define NB_SYS_PROCESS_EXIT  0x1062 // (i64 code): does not return
+#define NB_SYS_TASK_KILL     0x1063 // (h process or thread)
+#define NB_SYS_PROCESS_INFO  0x1064 // (h, struct nb_process_info *out)
+#define NB_SYS_THREAD_CREATE 0x1068 // (h process, const char *name, u64 len, handle_t *out)
+#define NB_SYS_THREAD_START  0x1069 // (h, uintptr_t entry, uintptr_t stack, u64 arg1, u64 arg2)
+#define NB_SYS_THREAD_EXIT   0x106a // (): does not return
 
 // Time
-#define NB_SYS_CLOCK_GET         0x1070 // (u32 clock_id, u64 *ns)
-#define NB_SYS_NANOSLEEP         0x1071 // (u64 deadline)
+#define NB_SYS_CLOCK_GET 0x1070 // (u32 clock_id, u64 *ns)
+#define NB_SYS_NANOSLEEP 0x1071 // (u64 deadline)
 
 // Kernel log and debug console
-#define NB_SYS_LOG_WRITE         0x1080 // (h log, const char *buf, u64 len)
-#define NB_SYS_LOG_READ          0x1081 // (h log, u64 *seq, struct nb_log_record *out)
-#define NB_SYS_DEBUG_WRITE       0x1082 // (const char *buf, u64 len): needs nothing; the console
+#define NB_SYS_LOG_WRITE   0x1080 // (h log, const char *buf, u64 len)
+#define NB_SYS_LOG_READ    0x1081 // (h log, u64 *seq, struct nb_log_record *out)
+#define NB_SYS_DEBUG_WRITE 0x1082 // (const char *buf, u64 len): needs nothing; the console
 
-#define NB_SYSCALL_LAST          0x10ff
+#define NB_SYSCALL_LAST 0x10ff
 
 #define NB_CLOCK_MONOTONIC 0
 #define NB_CLOCK_REALTIME  1
 
 // VM_MAP flags
-#define NB_VM_READ     (1u << 0)
-#define NB_VM_WRITE    (1u << 1)
-#define NB_VM_EXEC     (1u << 2)
-#define NB_VM_FIXED    (1u << 8) // map exactly at *addr
+#define NB_VM_READ  (1u << 0)
+#define NB_VM_WRITE (1u << 1)
+#define NB_VM_EXEC  (1u << 2)
+#define NB_VM_FIXED (1u << 8) // map exactly at *addr

@@ -57,7 +57,8 @@ static status_t set_kbench(const char *val, size_t len, bool has_val)
     kbench_filter[len] = 0;
     return OK;
 }
-CMDLINE_PARAM(kbench_param, "kbench", set_kbench, "run the in-kernel benchmarks (kbench=a,b: those)");
+CMDLINE_PARAM(kbench_param, "kbench", set_kbench,
+              "run the in-kernel benchmarks (kbench=a,b: those)");
 
 static status_t set_loglevel(const char *val, size_t len, bool has_val)
 {
@@ -135,8 +136,9 @@ static void mm_init(void)
     // The first MiB (real-mode leftovers, RSDP, boot structures), the kernel
     // image and the initrd are never handed out.
     reserved[nres++] = (struct mem_range){0, 1ull << 20};
-    reserved[nres++] = (struct mem_range){(paddr_t)__kernel_phys_start,
-                                          (paddr_t)((uintptr_t)__kernel_phys_end - (uintptr_t)__kernel_phys_start)};
+    reserved[nres++] =
+        (struct mem_range){(paddr_t)__kernel_phys_start, (paddr_t)((uintptr_t)__kernel_phys_end -
+                                                                   (uintptr_t)__kernel_phys_start)};
     if (boot_info.initrd_size)
         reserved[nres++] = (struct mem_range){boot_info.initrd_base, boot_info.initrd_size};
     status_t st = pmm_init(ram, nram, reserved, nres);

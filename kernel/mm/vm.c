@@ -53,7 +53,8 @@ static void region_free(struct vm_region *r)
 
 void vm_aspace_destroy(struct vm_aspace *as)
 {
-    list_for_each_safe(it, tmp, &as->regions) {
+    list_for_each_safe(it, tmp, &as->regions)
+    {
         struct vm_region *r = list_entry(it, struct vm_region, node);
         list_remove(&r->node);
         region_free(r);
@@ -65,7 +66,8 @@ void vm_aspace_destroy(struct vm_aspace *as)
 // The region containing addr, or NULL. aspace lock held.
 static struct vm_region *find_region(struct vm_aspace *as, vaddr_t addr)
 {
-    list_for_each(it, &as->regions) {
+    list_for_each(it, &as->regions)
+    {
         struct vm_region *r = list_entry(it, struct vm_region, node);
         if (addr < r->base)
             return NULL;
@@ -78,7 +80,8 @@ static struct vm_region *find_region(struct vm_aspace *as, vaddr_t addr)
 // True if [addr, addr + size) overlaps no region. aspace lock held.
 static bool range_free(struct vm_aspace *as, vaddr_t addr, uint64_t size)
 {
-    list_for_each(it, &as->regions) {
+    list_for_each(it, &as->regions)
+    {
         struct vm_region *r = list_entry(it, struct vm_region, node);
         if (r->base < addr + size && addr < r->base + r->size)
             return false;
@@ -91,7 +94,8 @@ static bool range_free(struct vm_aspace *as, vaddr_t addr, uint64_t size)
 static status_t find_room(struct vm_aspace *as, uint64_t size, vaddr_t *out)
 {
     vaddr_t cand = USER_MMAP_BASE;
-    list_for_each(it, &as->regions) {
+    list_for_each(it, &as->regions)
+    {
         struct vm_region *r = list_entry(it, struct vm_region, node);
         if (r->base + r->size + PAGE_SIZE <= cand)
             continue;
@@ -108,7 +112,8 @@ static status_t find_room(struct vm_aspace *as, uint64_t size, vaddr_t *out)
 static void insert_region(struct vm_aspace *as, struct vm_region *n)
 {
     struct list_node *pos = &as->regions;
-    list_for_each(it, &as->regions) {
+    list_for_each(it, &as->regions)
+    {
         if (list_entry(it, struct vm_region, node)->base > n->base)
             break;
         pos = it;
@@ -120,8 +125,7 @@ status_t vm_map(struct vm_aspace *as, struct vmo *vmo, uint64_t offset, uint64_t
                 unsigned flags, bool fixed, vaddr_t *addr)
 {
     // Decode: everything checked before anything changes.
-    if (!flags_ok(flags) || !IS_ALIGNED(offset, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) ||
-        !size)
+    if (!flags_ok(flags) || !IS_ALIGNED(offset, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) || !size)
         return ERR_INVALID_ARGS;
     uint64_t cap = ALIGN_UP(vmo_size(vmo), PAGE_SIZE);
     if (offset >= cap || size > cap - offset)
@@ -139,8 +143,8 @@ status_t vm_map(struct vm_aspace *as, struct vmo *vmo, uint64_t offset, uint64_t
     else if (!fixed)
         st = find_room(as, size, &base);
     if (st == OK) { // invoke
-        *r = (struct vm_region){.base = base, .size = size, .flags = flags, .vmo = vmo,
-                                .offset = offset};
+        *r = (struct vm_region){
+            .base = base, .size = size, .flags = flags, .vmo = vmo, .offset = offset};
         obj_ref(vmo_obj(vmo));
         vmo_mapping_added(vmo, 1);
         insert_region(as, r);
@@ -199,7 +203,8 @@ status_t vm_unmap(struct vm_aspace *as, vaddr_t addr, uint64_t size)
     struct list_node doomed = LIST_INIT(doomed);
     irqstate_t s = spin_lock_irqsave(&as->lock);
     cut_at(as, addr, addr + size, spares);
-    list_for_each_safe(it, tmp, &as->regions) {
+    list_for_each_safe(it, tmp, &as->regions)
+    {
         struct vm_region *r = list_entry(it, struct vm_region, node);
         if (r->base >= addr && r->base + r->size <= addr + size) {
             unmap_pages(as, r->base, r->size);
@@ -208,7 +213,8 @@ status_t vm_unmap(struct vm_aspace *as, vaddr_t addr, uint64_t size)
         }
     }
     spin_unlock_irqrestore(&as->lock, s);
-    list_for_each_safe(it, tmp, &doomed) {
+    list_for_each_safe(it, tmp, &doomed)
+    {
         list_remove(it);
         region_free(list_entry(it, struct vm_region, node));
     }
@@ -243,7 +249,8 @@ status_t vm_protect(struct vm_aspace *as, vaddr_t addr, uint64_t size, unsigned 
         st = ERR_NOT_FOUND;
     if (st == OK) {
         cut_at(as, addr, addr + size, spares);
-        list_for_each(it, &as->regions) {
+        list_for_each(it, &as->regions)
+        {
             struct vm_region *r = list_entry(it, struct vm_region, node);
             if (r->base < addr || r->base >= addr + size)
                 continue;

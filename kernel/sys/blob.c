@@ -41,7 +41,8 @@ bool user_mode_works(void)
     known = 0;
     if (process_create_kernel("probe", &p) != OK)
         return false;
-    if (process_load_blob(p, utprog_exit42, (size_t)(utprog_exit42_end - utprog_exit42)) == OK &&
+    size_t n = (size_t)((uintptr_t)utprog_exit42_end - (uintptr_t)utprog_exit42);
+    if (process_load_blob(p, utprog_exit42, n) == OK &&
         process_wait(p, clock_monotonic_ns() + 10000000000ull) == OK) {
         struct nb_process_info info;
         process_info(p, &info);

@@ -166,8 +166,10 @@ static status_t kin_prepare(struct kin *k, uintptr_t umsg)
         return st;
     uint32_t bcap = MIN(k->user.bytes_cap, CHAN_MAX_MSG_BYTES);
     uint32_t hcap = MIN(k->user.handles_cap, CHAN_MAX_MSG_HANDLES);
-    k->in = (struct nb_msg_in){.bytes = bcap ? kmalloc(bcap) : NULL, .handles = k->handles,
-                               .bytes_cap = bcap, .handles_cap = hcap};
+    k->in = (struct nb_msg_in){.bytes = bcap ? kmalloc(bcap) : NULL,
+                               .handles = k->handles,
+                               .bytes_cap = bcap,
+                               .handles_cap = hcap};
     return bcap && !k->in.bytes ? ERR_NO_MEMORY : OK;
 }
 

@@ -6,14 +6,14 @@
 #include "sys/process.h"
 #include "sys/user.h"
 
-#define PROCESS_RIGHTS                                                                             \
-    (RIGHT_READ | RIGHT_WRITE | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_WAIT | RIGHT_INSPECT |   \
+#define PROCESS_RIGHTS                                                                          \
+    (RIGHT_READ | RIGHT_WRITE | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_WAIT | RIGHT_INSPECT | \
      RIGHT_MANAGE)
 #define EXIT_DECIDED (1u << 31) // internal flag: exit_code is final
 
 static struct spinlock procs_lock = SPINLOCK_INIT("processes");
 static struct list_node all_procs = LIST_INIT(all_procs); // (procs_lock)
-static uint64_t live_procs;                              // (procs_lock)
+static uint64_t live_procs;                               // (procs_lock)
 static uint64_t next_pid = 1;
 
 static struct process *to_proc(struct kobject *o)
@@ -195,7 +195,8 @@ static void teardown(struct process *p)
     obj_ref(&p->obj); // closing its handles may drop the last other reference
     irqstate_t s = obj_lock(&p->obj);
     p->state = NB_PROCESS_DEAD;
-    list_for_each_safe(it, tmp, &p->threads) {
+    list_for_each_safe(it, tmp, &p->threads)
+    {
         struct uthread *ut = list_entry(it, struct uthread, proc_node);
         if (!ut->started) {
             list_remove(&ut->proc_node);
@@ -205,7 +206,8 @@ static void teardown(struct process *p)
         }
     }
     obj_unlock(&p->obj, s);
-    list_for_each_safe(it, tmp, &unstarted) {
+    list_for_each_safe(it, tmp, &unstarted)
+    {
         struct uthread *ut = list_entry(it, struct uthread, proc_node);
         list_init(&ut->proc_node);
         thread_discard(ut->kt);
@@ -237,7 +239,8 @@ void process_kill(struct process *p, int64_t code, uint32_t flags)
         p->exit_code = code;
         p->flags |= EXIT_DECIDED | flags;
     }
-    list_for_each(it, &p->threads) {
+    list_for_each(it, &p->threads)
+    {
         struct uthread *ut = list_entry(it, struct uthread, proc_node);
         if (ut->started && !ut->ended)
             thread_kill(ut->kt);
@@ -319,7 +322,8 @@ void process_info(struct process *p, struct nb_process_info *out)
     out->exit_code = p->state == NB_PROCESS_DEAD ? p->exit_code : 0;
     out->threads = p->nthreads;
     out->cpu_ns = p->cpu_ns;
-    list_for_each(it, &p->threads) {
+    list_for_each(it, &p->threads)
+    {
         struct uthread *ut = list_entry(it, struct uthread, proc_node);
         if (ut->kt)
             out->cpu_ns += ut->kt->runtime_ns;
@@ -358,12 +362,11 @@ void user_fault_kill(const char *fault, int exit_code, uintptr_t addr, uintptr_t
 {
     struct process *p = process_current();
     if (addr == USER_FAULT_NO_ADDR)
-        pr_err("nimbus: process %s[%llu] killed: %s, ip %#llx", p->name,
-               (unsigned long long)p->pid, fault, (unsigned long long)ip);
+        pr_err("nimbus: process %s[%llu] killed: %s, ip %#llx", p->name, (unsigned long long)p->pid,
+               fault, (unsigned long long)ip);
     else
         pr_err("nimbus: process %s[%llu] killed: %s at address %#llx, ip %#llx", p->name,
-               (unsigned long long)p->pid, fault, (unsigned long long)addr,
-               (unsigned long long)ip);
+               (unsigned long long)p->pid, fault, (unsigned long long)addr, (unsigned long long)ip);
     process_kill(p, exit_code, NB_PROCESS_FAULTED);
     uthread_exit(exit_code);
 }

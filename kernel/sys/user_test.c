@@ -7,7 +7,7 @@
 #include "sched/clock.h"
 #include "sys/process.h"
 
-#define SECOND     1000000000ull
+#define SECOND 1000000000ull
 
 #define DECLARE_PROG(n) extern const char utprog_##n[], utprog_##n##_end[]
 DECLARE_PROG(exit42);
@@ -167,5 +167,4 @@ static void user_many_processes_return_memory(struct ktest *t)
 KTEST_SUITE(user, KTEST_CASE(user_exit_code), KTEST_CASE(user_debug_write),
             KTEST_CASE(user_faults_end_only_the_process), KTEST_CASE(user_bad_pointers_are_errors),
             KTEST_CASE(user_linux_personality), KTEST_CASE(user_demand_zero_pages),
-            KTEST_CASE(user_kill_spinning_process),
-            KTEST_CASE(user_many_processes_return_memory));
+            KTEST_CASE(user_kill_spinning_process), KTEST_CASE(user_many_processes_return_memory));

@@ -6,9 +6,9 @@
 #include "x86.h"
 #include "x86_irq.h"
 
-#define IOAPIC_REGSEL 0x00 // register select (byte offset)
-#define IOAPIC_WIN    0x10 // data window
-#define IOAPIC_REG_VER 0x01
+#define IOAPIC_REGSEL    0x00 // register select (byte offset)
+#define IOAPIC_WIN       0x10 // data window
+#define IOAPIC_REG_VER   0x01
 #define IOAPIC_REG_REDIR 0x10 // entry n: 0x10 + 2n (low), +1 (high)
 #define REDIR_MASKED     (1u << 16)
 #define REDIR_LEVEL      (1u << 15)

@@ -19,9 +19,9 @@ struct kbench {
     uint64_t iters;                  // operations per round
 };
 
-#define KBENCH(ident, bname, fn, n)                                                                \
-    static const struct kbench ident##_kbench = {(bname), (fn), (n)};                              \
-    static const struct kbench *const ident##_kbench_ptr __used __section("kbench_cases")          \
+#define KBENCH(ident, bname, fn, n)                                                       \
+    static const struct kbench ident##_kbench = {(bname), (fn), (n)};                     \
+    static const struct kbench *const ident##_kbench_ptr __used __section("kbench_cases") \
         __aligned(8) = &ident##_kbench
 
 // Runs the benchmarks named in filter (comma-separated; NULL or "" = all).

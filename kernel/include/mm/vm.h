@@ -24,7 +24,7 @@ struct vm_region {
     struct list_node node; // in vm_aspace.regions, by address (aspace lock)
     vaddr_t base;
     uint64_t size;
-    unsigned flags; // VM_READ | VM_WRITE | VM_EXEC
+    unsigned flags;  // VM_READ | VM_WRITE | VM_EXEC
     struct vmo *vmo; // a reference and a mapping count are held
     uint64_t offset; // of base in the vmo
 };

@@ -50,10 +50,10 @@ struct thread {
     uint64_t last_run;        // clock_monotonic_ns() when last switched in
     uint64_t id;
     // User threads only (zero for kernel threads):
-    paddr_t aspace_root;    // address space to run in
-    uint64_t fs_base;       // user TLS base, saved at switch-out
-    void *owner;            // the thread object of the user-space thread
-    volatile bool killed;   // asked to exit: waits end with ERR_CANCELED
+    paddr_t aspace_root;  // address space to run in
+    uint64_t fs_base;     // user TLS base, saved at switch-out
+    void *owner;          // the thread object of the user-space thread
+    volatile bool killed; // asked to exit: waits end with ERR_CANCELED
 };
 
 // Turns the running boot context into the first thread and creates the idle

@@ -20,13 +20,13 @@ struct process {
     char name[NB_PROCESS_NAME_MAX];
     struct handle_table handles;
     struct vm_aspace *as;
-    struct list_node threads; // struct uthread (obj lock)
-    uint32_t nthreads;        // (obj lock) created and not yet ended
-    uint32_t running;         // (obj lock) started and not yet ended
-    uint32_t state;           // NB_PROCESS_* (obj lock)
-    uint32_t flags;           // NB_PROCESS_KILLED/FAULTED (obj lock)
-    int64_t exit_code;        // (obj lock)
-    uint64_t cpu_ns;          // CPU time of ended threads (obj lock)
+    struct list_node threads;  // struct uthread (obj lock)
+    uint32_t nthreads;         // (obj lock) created and not yet ended
+    uint32_t running;          // (obj lock) started and not yet ended
+    uint32_t state;            // NB_PROCESS_* (obj lock)
+    uint32_t flags;            // NB_PROCESS_KILLED/FAULTED (obj lock)
+    int64_t exit_code;         // (obj lock)
+    uint64_t cpu_ns;           // CPU time of ended threads (obj lock)
     struct list_node all_node; // in the list of all processes (process list lock)
     // Linux personality: the program break.
     vaddr_t brk_base, brk_cur, brk_limit;
@@ -34,10 +34,10 @@ struct process {
 
 struct uthread {
     struct kobject obj;
-    struct process *proc;      // a reference is held
-    struct thread *kt;         // the scheduler's thread
+    struct process *proc;       // a reference is held
+    struct thread *kt;          // the scheduler's thread
     struct list_node proc_node; // in proc->threads (proc obj lock)
-    bool started, ended;       // (proc obj lock)
+    bool started, ended;        // (proc obj lock)
     uint64_t entry, stack, arg1, arg2;
     uintptr_t clear_child_tid; // Linux set_tid_address / CLONE_CHILD_CLEARTID
 };

@@ -18,6 +18,5 @@ status_t copy_string_from_user(char *dst, uintptr_t src, size_t cap, size_t *len
 // True if [addr, addr + n) lies inside the user half.
 static inline int user_range_ok(uintptr_t addr, size_t n)
 {
-    return addr >= 0x10000ull && addr <= 0x00007ffffffff000ull &&
-           n <= 0x00007ffffffff000ull - addr;
+    return addr >= 0x10000ull && addr <= 0x00007ffffffff000ull && n <= 0x00007ffffffff000ull - addr;
 }

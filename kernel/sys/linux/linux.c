@@ -13,51 +13,51 @@
 
 #define LNX_NR_MAX 512
 
-#define NR_read             0
-#define NR_write            1
-#define NR_close            3
-#define NR_fstat            5
-#define NR_poll             7
-#define NR_lseek            8
-#define NR_mmap             9
-#define NR_mprotect         10
-#define NR_munmap           11
-#define NR_brk              12
-#define NR_rt_sigaction     13
-#define NR_rt_sigprocmask   14
-#define NR_ioctl            16
-#define NR_readv            19
-#define NR_writev           20
-#define NR_sched_yield      24
-#define NR_madvise          28
-#define NR_nanosleep        35
-#define NR_getpid           39
-#define NR_exit             60
-#define NR_uname            63
-#define NR_getuid           102
-#define NR_getgid           104
-#define NR_geteuid          107
-#define NR_getegid          108
-#define NR_getppid          110
-#define NR_arch_prctl       158
-#define NR_gettid           186
-#define NR_set_tid_address  218
-#define NR_clock_gettime    228
-#define NR_clock_getres     229
-#define NR_clock_nanosleep  230
-#define NR_exit_group       231
+#define NR_read            0
+#define NR_write           1
+#define NR_close           3
+#define NR_fstat           5
+#define NR_poll            7
+#define NR_lseek           8
+#define NR_mmap            9
+#define NR_mprotect        10
+#define NR_munmap          11
+#define NR_brk             12
+#define NR_rt_sigaction    13
+#define NR_rt_sigprocmask  14
+#define NR_ioctl           16
+#define NR_readv           19
+#define NR_writev          20
+#define NR_sched_yield     24
+#define NR_madvise         28
+#define NR_nanosleep       35
+#define NR_getpid          39
+#define NR_exit            60
+#define NR_uname           63
+#define NR_getuid          102
+#define NR_getgid          104
+#define NR_geteuid         107
+#define NR_getegid         108
+#define NR_getppid         110
+#define NR_arch_prctl      158
+#define NR_gettid          186
+#define NR_set_tid_address 218
+#define NR_clock_gettime   228
+#define NR_clock_getres    229
+#define NR_clock_nanosleep 230
+#define NR_exit_group      231
 
-#define ARCH_SET_FS 0x1002
-#define ARCH_GET_FS 0x1003
-#define TIOCGWINSZ  0x5413
-#define PROT_READ   1
-#define PROT_WRITE  2
-#define PROT_EXEC   4
-#define MAP_PRIVATE   0x02
-#define MAP_FIXED     0x10
-#define MAP_ANONYMOUS 0x20
+#define ARCH_SET_FS         0x1002
+#define ARCH_GET_FS         0x1003
+#define TIOCGWINSZ          0x5413
+#define PROT_READ           1
+#define PROT_WRITE          2
+#define PROT_EXEC           4
+#define MAP_PRIVATE         0x02
+#define MAP_FIXED           0x10
+#define MAP_ANONYMOUS       0x20
 #define MAP_FIXED_NOREPLACE 0x100000
-#define BRK_MAX     (1ull << 30) // the break may grow by 1 GiB
+#define BRK_MAX             (1ull << 30) // the break may grow by 1 GiB
 
 int linux_errno(status_t st)
 {
@@ -212,8 +212,8 @@ static int64_t lnx_mprotect(const uint64_t a[6])
 {
     if (a[2] & PROT_WRITE && a[2] & PROT_EXEC)
         return -LNX_EACCES;
-    status_t st = vm_protect(process_current()->as, a[0], ALIGN_UP(a[1], PAGE_SIZE),
-                             prot_flags(a[2]));
+    status_t st =
+        vm_protect(process_current()->as, a[0], ALIGN_UP(a[1], PAGE_SIZE), prot_flags(a[2]));
     return st == ERR_NOT_FOUND ? -LNX_ENOMEM : err(st);
 }
 
@@ -329,9 +329,9 @@ struct lnx_timespec {
     int64_t sec, nsec;
 };
 
-#define CLOCK_REALTIME_ID 0
+#define CLOCK_REALTIME_ID  0
 #define CLOCK_MONOTONIC_ID 1
-#define TIMER_ABSTIME 1
+#define TIMER_ABSTIME      1
 
 static int clock_read(uint64_t id, uint64_t *ns)
 {
@@ -384,8 +384,7 @@ static int64_t lnx_nanosleep(const uint64_t a[6])
         return -LNX_EFAULT;
     if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
         return -LNX_EINVAL;
-    return sleep_until(clock_monotonic_ns() + (uint64_t)ts.sec * 1000000000ull +
-                       (uint64_t)ts.nsec);
+    return sleep_until(clock_monotonic_ns() + (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec);
 }
 
 static int64_t lnx_clock_nanosleep(const uint64_t a[6])
@@ -446,15 +445,46 @@ static const struct {
     uint16_t nr;
     const char *name;
 } linux_names[] = {
-    {2, "open"},         {4, "stat"},       {5, "fstat"},      {6, "lstat"},     {7, "poll"},
-    {8, "lseek"},        {15, "rt_sigreturn"}, {17, "pread64"}, {21, "access"},   {22, "pipe"},
-    {23, "select"},      {32, "dup"},       {33, "dup2"},      {41, "socket"},   {42, "connect"},
-    {56, "clone"},       {57, "fork"},      {58, "vfork"},     {59, "execve"},   {61, "wait4"},
-    {62, "kill"},        {72, "fcntl"},     {79, "getcwd"},    {80, "chdir"},    {89, "readlink"},
-    {96, "gettimeofday"}, {97, "getrlimit"}, {131, "sigaltstack"}, {202, "futex"},
-    {217, "getdents64"}, {257, "openat"},   {262, "newfstatat"}, {270, "pselect6"},
-    {271, "ppoll"},      {273, "set_robust_list"}, {293, "pipe2"}, {302, "prlimit64"},
-    {318, "getrandom"},  {332, "statx"},    {334, "rseq"},
+    {2, "open"},
+    {4, "stat"},
+    {5, "fstat"},
+    {6, "lstat"},
+    {7, "poll"},
+    {8, "lseek"},
+    {15, "rt_sigreturn"},
+    {17, "pread64"},
+    {21, "access"},
+    {22, "pipe"},
+    {23, "select"},
+    {32, "dup"},
+    {33, "dup2"},
+    {41, "socket"},
+    {42, "connect"},
+    {56, "clone"},
+    {57, "fork"},
+    {58, "vfork"},
+    {59, "execve"},
+    {61, "wait4"},
+    {62, "kill"},
+    {72, "fcntl"},
+    {79, "getcwd"},
+    {80, "chdir"},
+    {89, "readlink"},
+    {96, "gettimeofday"},
+    {97, "getrlimit"},
+    {131, "sigaltstack"},
+    {202, "futex"},
+    {217, "getdents64"},
+    {257, "openat"},
+    {262, "newfstatat"},
+    {270, "pselect6"},
+    {271, "ppoll"},
+    {273, "set_robust_list"},
+    {293, "pipe2"},
+    {302, "prlimit64"},
+    {318, "getrandom"},
+    {332, "statx"},
+    {334, "rseq"},
 };
 
 static const char *linux_name(uint64_t nr)
@@ -471,9 +501,9 @@ int64_t linux_syscall(uint64_t nr, const uint64_t a[6])
 {
     if (nr < LNX_NR_MAX && linux_table[nr])
         return linux_table[nr](a);
-    if (nr < LNX_NR_MAX && !(__atomic_fetch_or(&reported[nr / 64], 1ull << (nr % 64),
-                                               __ATOMIC_RELAXED) &
-                             (1ull << (nr % 64))))
+    if (nr < LNX_NR_MAX &&
+        !(__atomic_fetch_or(&reported[nr / 64], 1ull << (nr % 64), __ATOMIC_RELAXED) &
+          (1ull << (nr % 64))))
         pr_warn("linux: unsupported system call %llu (%s) from %s[%llu]: -ENOSYS",
                 (unsigned long long)nr, linux_name(nr), process_current()->name,
                 (unsigned long long)process_current()->pid);
