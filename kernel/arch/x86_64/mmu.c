@@ -108,7 +108,9 @@ static uint64_t *walk(paddr_t root, vaddr_t va, int level, bool create, bool use
 
 static void flush(paddr_t root, vaddr_t va)
 {
-    if ((read_cr3() & PTE_ADDR) == root)
+    // Kernel-half pages are global and shared by every address space: they
+    // are cached whatever root is loaded.
+    if (root == kernel_root || (read_cr3() & PTE_ADDR) == root)
         invlpg(va);
 }
 

@@ -179,9 +179,43 @@ static void mmu_stack_guard_page(struct ktest *t)
     EXPECT_STATUS(arch_mmu_query(arch_mmu_kernel_root(), base, NULL, NULL), ERR_NOT_FOUND);
 }
 
+// Regression: unmapping kernel pages while a user address space is loaded
+// must still flush them (they are global and shared). A stale entry made a
+// reused kernel stack slot write into the freed page of a dead process.
+static void mmu_kernel_unmap_flushes_under_user_root(struct ktest *t)
+{
+    paddr_t user_root;
+    struct kstack ks;
+    ASSERT_OK(arch_mmu_create_root(&user_root));
+    ASSERT_OK(kstack_alloc(&ks));
+    irqstate_t s = arch_irq_save();
+    arch_mmu_activate(user_root);
+    *(volatile uint64_t *)ks.base = 1; // the translation is now cached
+    kstack_free(&ks);
+    paddr_t old; // take the freed frames so the slot gets new ones
+    ASSERT_OK(pmm_alloc(2, 0, &old));
+    *(volatile uint64_t *)phys_to_virt(old) = 0;
+    struct kstack again;
+    status_t st = kstack_alloc(&again); // the same slot, other frames
+    paddr_t pa = 0;
+    if (st == OK) {
+        *(volatile uint64_t *)again.base = 0xfeedface;
+        arch_mmu_query(arch_mmu_kernel_root(), again.base, &pa, NULL);
+    }
+    arch_mmu_activate(arch_mmu_kernel_root());
+    arch_irq_restore(s);
+    ASSERT_OK(st);
+    EXPECT_EQ(*(volatile uint64_t *)phys_to_virt(pa), 0xfeedfaceu);
+    EXPECT_EQ(*(volatile uint64_t *)phys_to_virt(old), 0u);
+    pmm_free(old, 2);
+    kstack_free(&again);
+    arch_mmu_destroy_root(user_root);
+}
+
 KTEST_SUITE(mmu, KTEST_CASE(mmu_map_query_unmap), KTEST_CASE(mmu_bad_arguments),
             KTEST_CASE(mmu_map_is_all_or_nothing), KTEST_CASE(mmu_protect_read_only),
             KTEST_CASE(mmu_rodata_is_read_only), KTEST_CASE(mmu_text_is_read_only),
             KTEST_CASE(mmu_direct_map_of_kernel_is_read_only),
             KTEST_CASE(mmu_data_is_not_executable), KTEST_CASE(mmu_direct_map_is_not_executable),
-            KTEST_CASE(mmu_high_memory_is_mapped), KTEST_CASE(mmu_stack_guard_page));
+            KTEST_CASE(mmu_high_memory_is_mapped), KTEST_CASE(mmu_stack_guard_page),
+            KTEST_CASE(mmu_kernel_unmap_flushes_under_user_root));
