@@ -39,9 +39,11 @@ HOBJS    := $(patsubst %,$(BUILD)/host/%.o,$(HOST_SRC))
 
 # Typed-channel protocols: generated C joins the kernel and the host tests.
 include proto/proto.mk
+# User space (libnimbus, init, test programs) and the initrd built from it.
+include user/user.mk
 
 .PHONY: all kernel initrd host-tests run test bench check check-format check-cppcheck format clean deps
-all: $(KERNEL_ELF) $(INITRD) $(HOST_TEST)
+all: $(KERNEL_ELF) $(INITRD) $(HOST_TEST) $(USER_HOST_TEST)
 kernel: $(KERNEL_ELF)
 initrd: $(INITRD)
 host-tests: $(HOST_TEST)
@@ -77,11 +79,6 @@ $(KERNEL_ELF): $(BUILD)/nimbus.pass1.elf $(BUILD)/ksyms.S.o
 	$(Q)nm -n -S $@ | $(PY) tools/gen-ksyms.py | cmp -s - $(BUILD)/ksyms.S || \
 		{ echo "ksyms: symbol addresses moved between link passes" >&2; rm -f $@; exit 1; }
 
-$(INITRD): $(shell find initrd -type f 2>/dev/null)
-	@mkdir -p $(dir $@)
-	@echo "  CPIO    $@"
-	$(Q)cd initrd && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible > $(abspath $@)
-
 $(BUILD)/host/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $<"
@@ -111,14 +108,15 @@ bench: deps
 # Style and static analysis: clang-format must be clean, cppcheck quiet.
 # `make test` runs both as its "lint" stage.
 check: check-format check-cppcheck
+USER_C_H := $(shell find user -name '*.c' -o -name '*.h')
 check-format:
-	$(Q)clang-format --dry-run -Werror $(KERNEL_C) $(wildcard tests/host/*.c) $(shell find kernel include -name '*.h')
+	$(Q)clang-format --dry-run -Werror $(KERNEL_C) $(wildcard tests/host/*.c) $(USER_C_H) $(shell find kernel include -name '*.h')
 check-cppcheck: $(PROTO_H)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem $(INCS) -I$(BUILD)/gen -D__x86_64__ $(KERNEL_C)
 
 format:
-	$(Q)clang-format -i $(KERNEL_C) $(wildcard tests/host/*.c) $(shell find kernel include -name '*.h')
+	$(Q)clang-format -i $(KERNEL_C) $(wildcard tests/host/*.c) $(USER_C_H) $(shell find kernel include -name '*.h')
 
 clean:
 	rm -rf $(BUILD)

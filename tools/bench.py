@@ -22,6 +22,7 @@ only if no TCG run reached the ready line at all (a broken kernel).
 import argparse
 import datetime
 import json
+import re
 import os
 import platform
 import statistics
@@ -51,7 +52,7 @@ def run_series(name: str, accel: str, icount: bool, runs: int, timeout: float,
     unit = "us"
     for i in range(runs):
         r = nl.boot(timeout, until=nl.READY_RE, machine=machine, memory=memory, accel=accel,
-                    icount=icount, append="bench")
+                    icount=icount, append="noinit")
         if not r.stopped:
             why = (f"timed out after {timeout:g} s" if r.timed_out else r.vm_error
                    or f"QEMU exited with status {r.qemu_status}")
@@ -82,6 +83,36 @@ def run_series(name: str, accel: str, icount: bool, runs: int, timeout: float,
                           else None),
         "per_run": per_run,
     }
+
+
+KBENCH_RE = re.compile(r"kbench: (\S+) median_ns=(\d+) min_ns=(\d+) max_ns=(\d+) "
+                       r"median_cycles=(\d+)")
+
+
+def run_kbench(name: str, accel: str, icount: bool, timeout: float, machine: str,
+               memory: str) -> dict:
+    """One boot with `kbench`: the kernel times its primitives itself (11
+    rounds each) and prints median/min/max per case."""
+    r = nl.boot(timeout, until=re.compile(r"kbench: done"), machine=machine, memory=memory,
+                accel=accel, icount=icount, append="kbench noinit")
+    cases = {}
+    for m in KBENCH_RE.finditer(r.output):
+        cases[m.group(1)] = {"median_ns": int(m.group(2)), "min_ns": int(m.group(3)),
+                             "max_ns": int(m.group(4)), "median_cycles": int(m.group(5))}
+    return {"name": name, "accel": accel, "icount": icount, "ok": r.stopped, "cases": cases}
+
+
+def print_kbench(results: List[dict]) -> None:
+    for k in results:
+        unit = "instructions" if k["icount"] else "ns"
+        print(f"\nkernel primitives, {k['name']} (kbench, 11 rounds; median / min / max {unit})")
+        if not k["ok"]:
+            print("  ! the kbench boot did not finish")
+        for case, v in k["cases"].items():
+            if k["icount"]:
+                print(f"  {case:<22}{v['median_cycles']:>12,}")
+            else:
+                print(f"  {case:<22}{v['median_ns']:>12,}{v['min_ns']:>12,}{v['max_ns']:>12,}")
 
 
 def num(v) -> str:
@@ -153,14 +184,20 @@ def main(argv=None) -> int:
         series.append(run_series(name, accel, icount, args.runs, timeout, args.machine,
                                  args.memory))
     print_table(series)
+    kbench = []
+    for name, accel, icount in plan:
+        timeout = args.kvm_timeout if accel == "kvm" else args.timeout
+        kbench.append(run_kbench(name, accel, icount, timeout, args.machine, args.memory))
+    print_kbench(kbench)
     doc = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu_model": nl.cpu_model(), "cpus": os.cpu_count(),
                  "kernel": platform.release(), "qemu": nl.qemu_version(),
                  "hw_virt": nl.host_has_hw_virt(), "kvm_usable": nl.kvm_usable()},
         "kernel_image": nl.DEFAULT_KERNEL,
-        "append": "bench",
+        "append": "noinit",
         "series": series,
+        "kbench": kbench,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

@@ -36,8 +36,9 @@ import nimbuslib as nl  # noqa: E402
 ROOT = nl.ROOT
 LOGS = os.path.join(ROOT, "build", "test-logs")
 HOST_TEST = os.path.join(ROOT, "build", "host", "ktest-host")
+USER_HOST_TEST = os.path.join(ROOT, "build", "user", "host", "user-host-tests")
 PYTHON = "/usr/bin/python3"
-STAGES = ("lint", "host", "guest", "integration")
+STAGES = ("lint", "host", "guest", "user", "integration")
 SANITIZER_RE = re.compile(r"ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer|runtime error:")
 # The runner's own totals, a top-level diagnostic: "# ktest: 3 passed, 0 failed, 1 skipped".
 KTEST_TOTALS_RE = re.compile(r"^ktest: (\d+) passed, (\d+) failed, (\d+) skipped", re.M)
@@ -114,14 +115,14 @@ def evaluate_host(rc, stdout: str, stderr: str, timeout: float) -> StageResult:
     return res
 
 
-def stage_host(args) -> StageResult:
-    if not os.path.exists(HOST_TEST):
-        return StageResult("host", problems=[f"{os.path.relpath(HOST_TEST, ROOT)} is missing "
+def stage_host(args, binary=HOST_TEST, name="host") -> StageResult:
+    if not os.path.exists(binary):
+        return StageResult(name, problems=[f"{os.path.relpath(binary, ROOT)} is missing "
                                              "(run `make all`)"])
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-    proc = subprocess.Popen([HOST_TEST], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([binary], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True, text=True, errors="replace")
     _children.append(proc)
@@ -133,7 +134,8 @@ def stage_host(args) -> StageResult:
         out, err = proc.communicate()
         rc = None
     res = evaluate_host(rc, out, err, args.host_timeout)
-    res.log = write_log("host.log", out + ("\n--- stderr ---\n" + err if err else ""))
+    res.name = name
+    res.log = write_log(f"{name}.log", out + ("\n--- stderr ---\n" + err if err else ""))
     return res
 
 
@@ -205,6 +207,74 @@ def stage_guest(args) -> List[StageResult]:
         return [StageResult("guest", problems=[f"{nl.DEFAULT_KERNEL} is missing (run `make all`)"])]
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(GUEST_RUNS)) as pool:
         return list(pool.map(lambda a: one(*a), GUEST_RUNS))
+
+
+# -- user -----------------------------------------------------------------------------
+USER_DONE_RE = re.compile(r"init: manifest done")
+USER_EXIT_RE = re.compile(r"^init: (\S+) exited with (-?\d+)\s*$")
+USER_BAD_RE = re.compile(r"^init: .*(faulted|killed|giving up|cannot|no manifest|line \d+:)")
+
+
+def split_ktap(output: str) -> List[str]:
+    """Each user program prints its own KTAP document, and a test program's
+    child may print one in the middle of its parent's: a document opened
+    while another is incomplete nests, and lines go to the innermost open
+    document until its top-level plan is met."""
+    docs: List[List[str]] = []
+    stack: List[dict] = []
+    for line in output.splitlines():
+        if line.rstrip() == "KTAP version 1":
+            doc = {"lines": [line], "plan": None, "results": 0}
+            docs.append(doc["lines"])
+            stack.append(doc)
+            continue
+        if not stack:
+            continue
+        doc = stack[-1]
+        doc["lines"].append(line)
+        if doc["plan"] is None and re.match(r"^1\.\.(\d+)", line):
+            doc["plan"] = int(line[3:].split()[0])
+        elif re.match(r"^(not )?ok \d+", line):
+            doc["results"] += 1
+        if doc["plan"] is not None and doc["results"] >= doc["plan"]:
+            stack.pop()
+    return ["\n".join(d) for d in docs]
+
+
+def evaluate_user(r: nl.RunResult) -> StageResult:
+    """The user-space tests: init runs etc/test.manifest; every program's KTAP
+    counts, and each must exit with 0."""
+    res = StageResult("user")
+    if r.timed_out or not r.stopped:
+        res.problems.append("init did not report `manifest done` "
+                            + (f"within {r.elapsed:.0f} s" if r.timed_out else
+                               f"(QEMU status {r.qemu_status})"))
+    for doc in split_ktap(r.output):
+        rep = ktap.parse(doc)
+        res.passed += rep.passed
+        res.failed += rep.failed
+        res.skipped += rep.skipped
+        res.failures.extend(path for path, _ in rep.failed_tests())
+        if rep.errors:
+            res.problems.extend(rep.errors)
+    for line in r.output.splitlines():
+        m = USER_EXIT_RE.match(line)
+        if (m and m.group(2) != "0") or USER_BAD_RE.match(line):
+            res.problems.append(line.strip())
+    res.tail = tail(r.output)
+    return res
+
+
+def stage_user(args) -> StageResult:
+    if not os.path.exists(os.path.join(ROOT, nl.DEFAULT_INITRD)):
+        return StageResult("user", problems=[f"{nl.DEFAULT_INITRD} is missing (run `make all`)"])
+    t0 = time.monotonic()
+    r = nl.boot(args.guest_timeout, until=USER_DONE_RE, machine="microvm", smp=1, memory="256M",
+                accel="tcg", append="quiet panic=exit init.arg=etc/test.manifest")
+    res = evaluate_user(r)
+    res.log = write_log("user.log", f"$ {' '.join(r.cmd)}\n{r.output}")
+    res.seconds = time.monotonic() - t0
+    return res
 
 
 # -- integration --------------------------------------------------------------------
@@ -329,9 +399,12 @@ def main(argv=None) -> int:
     results: List[StageResult] = []
     runners = {
         "lint": ("lint: clang-format and cppcheck (make check)", lambda: [stage_lint(args)]),
-        "host": ("host: build/host/ktest-host (ASan, UBSan)", lambda: [stage_host(args)]),
+        "host": ("host: build/host/ktest-host and user-host-tests (ASan, UBSan)",
+                 lambda: [stage_host(args),
+                          stage_host(args, USER_HOST_TEST, "host-user")]),
         "guest": ("guest: ktest on microvm (TCG, 1 vCPU) and q35 (TCG, 2 vCPUs)",
                   lambda: stage_guest(args)),
+        "user": ("user: init runs etc/test.manifest (TCG, microvm)", lambda: [stage_user(args)]),
         "integration": ("integration: pytest tests/integration", lambda: [stage_integration(args)]),
     }
     for stage in args.stages:

@@ -54,15 +54,20 @@
 #define NB_SYS_VMO_WRITE    0x1052 // (h, const void *buf, u64 offset, u64 len)
 #define NB_SYS_VMO_GET_SIZE 0x1053 // (h, u64 *size)
 #define NB_SYS_VMO_SET_SIZE 0x1054 // (h, u64 size)
-#define NB_SYS_VM_MAP \
-    0x1058 // (handle_t process or 0 = self, h vmo, u64 offset, u64 len, u32 flags, uintptr_t *addr)
+// (h vmo, handle_t vmex, handle_t *out): replaces the vmo handle (consumed)
+// by one with RIGHT_EXECUTE added and RIGHT_WRITE removed; vmex is a resource
+// of kind NB_RESOURCE_VMEX.
+#define NB_SYS_VMO_REPLACE_AS_EXECUTABLE 0x1055
+// (handle_t process or 0 = self, h vmo, u64 offset, u64 len, u32 flags,
+// uintptr_t *addr)
+#define NB_SYS_VM_MAP     0x1058
 #define NB_SYS_VM_UNMAP   0x1059 // (handle_t process or 0, uintptr_t addr, u64 len)
 #define NB_SYS_VM_PROTECT 0x105a // (handle_t process or 0, uintptr_t addr, u64 len, u32 flags)
 
 // Processes and threads
 #define NB_SYS_PROCESS_CREATE 0x1060 // (const char *name, u64 name_len, handle_t *out)
-#define NB_SYS_PROCESS_START \
-    0x1061 // (h process, uintptr_t entry, uintptr_t stack, handle_t bootstrap, u64 arg2)
+// (h process, uintptr_t entry, uintptr_t stack, handle_t bootstrap, u64 arg2)
+#define NB_SYS_PROCESS_START 0x1061
 #define NB_SYS_PROCESS_EXIT  0x1062 // (i64 code): does not return
 #define NB_SYS_TASK_KILL     0x1063 // (h process or thread)
 #define NB_SYS_PROCESS_INFO  0x1064 // (h, struct nb_process_info *out)

@@ -1,6 +1,8 @@
 // The kernel's hypervisor state: the global hv_info, filled from the live
 // CPU at boot, and the accessors other subsystems call.
 #include "hv/hv.h"
+#include "hv/hyperv.h"
+#include "hv/kvm.h"
 #include "hv/xen.h"
 #include "lib/printk.h"
 
@@ -25,6 +27,22 @@ void hv_init(void)
     // Xen: hypercall page, shared info, clock, console, power (hv/xen.c).
     if (hv_info.primary == HV_FAMILY_XEN)
         xen_init();
+}
+
+// After the memory manager: the paravirtual clocks and helpers of whatever
+// hv_init() found (they need pages from pmm). KVM first: kvmclock outrates
+// the Hyper-V page when a host offers both.
+void hv_init_late(void)
+{
+    kvm_init();
+    hyperv_init();
+}
+
+// The per-CPU part on each other CPU: its kvmclock, steal time and PV EOI
+// areas (the Hyper-V page is partition-wide).
+void hv_init_cpu(void)
+{
+    kvm_cpu_init();
 }
 
 bool hv_feature_offered(enum hv_feature f)

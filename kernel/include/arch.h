@@ -84,8 +84,48 @@ uint64_t arch_read_fs_base(void);
 // kernel through system calls, interrupts and faults.
 __noreturn void arch_enter_user(uint64_t entry, uint64_t stack, uint64_t arg1, uint64_t arg2);
 
+// The floating-point and vector registers of a user thread (FXSAVE image).
+struct arch_fpu {
+    uint8_t bytes[512];
+} __aligned(16);
+
+// Enables the FPU and SSE for user mode on this CPU.
+void arch_fpu_init_cpu(void);
+// The state a new thread starts with (defaults of FNINIT and MXCSR).
+void arch_fpu_init_state(struct arch_fpu *f);
+void arch_fpu_save(struct arch_fpu *f);
+void arch_fpu_restore(const struct arch_fpu *f);
+
 // Index of the running CPU (0 = boot CPU).
 unsigned arch_cpu_index(void);
+
+// ---- Multiprocessing ----
+
+// CPU indices run from 0 (the boot CPU) to arch_cpu_count() - 1; a CPU mask
+// is a uint64_t with bit i for CPU i.
+#define MAX_CPUS 64
+
+// Starts every other CPU the firmware lists as enabled (ACPI MADT; none
+// without ACPI), each into its idle thread, and logs how many came up. A
+// CPU that does not start in time is reported and left parked. Boot CPU,
+// once, after sched_init().
+void arch_start_cpus(void);
+// CPUs online (started, running the scheduler).
+unsigned arch_cpu_count(void);
+bool arch_cpu_online(unsigned cpu);
+// The hardware ID (local APIC ID) of an online CPU.
+uint32_t arch_cpu_hw_id(unsigned cpu);
+
+// Interrupts `cpu` (no effect on the caller's own CPU) so that it runs its
+// scheduler checks: an idle CPU looks for work, a CPU in user mode passes
+// its preemption point. Any context.
+void arch_send_reschedule(unsigned cpu);
+
+// Runs fn(arg) on every online CPU of `cpus` (the caller's own included, if
+// in the mask), in interrupt context there, and waits until every call has
+// returned. fn must not block. Needs interrupts enabled and no spinlock held
+// (ERR_BAD_STATE otherwise): the CPUs called may be waiting for them.
+status_t arch_call_on_cpus(uint64_t cpus, void (*fn)(void *), void *arg);
 
 // Raw timestamp counter.
 uint64_t arch_cycles(void);

@@ -2,6 +2,7 @@
 #include "arch.h"
 #include "dev/acpi.h"
 #include "dev/power.h"
+#include "dev/rtc.h"
 #include "dev/uart.h"
 #include "hv/hv.h"
 #include "hv/xen.h"
@@ -21,6 +22,8 @@
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sys/init_launch.h"
+#include "sys/process.h"
 #include "sched/thread.h"
 #include "sched/timer.h"
 
@@ -161,6 +164,39 @@ static void print_memory_summary(void)
             (unsigned long long)(s.reserved_pages * 4));
 }
 
+static bool no_init;
+
+static status_t set_noinit(const char *val, size_t len, bool has_val)
+{
+    no_init = true;
+    return has_val ? ERR_INVALID_ARGS : OK;
+}
+CMDLINE_PARAM(noinit_param, "noinit", set_noinit, "do not start /init");
+
+// Starts the first user program and watches it: init is not supposed to
+// end, and when it does the kernel says how.
+static void run_init(void)
+{
+    struct process *init;
+    if (no_init)
+        return;
+    if (!user_mode_works()) {
+        pr_err("nimbus: not starting init: this hypervisor cannot run user mode");
+        return;
+    }
+    status_t st = init_launch(&init);
+    if (st != OK) {
+        pr_err("nimbus: cannot start init: %s", status_str(st));
+        return;
+    }
+    process_wait(init, DEADLINE_INFINITE);
+    struct nb_process_info info;
+    process_info(init, &info);
+    pr_err("nimbus: init ended (exit code %lld%s)", (long long)info.exit_code,
+           info.flags & NB_PROCESS_FAULTED ? ", faulted" : "");
+    obj_unref(&init->obj);
+}
+
 // Runs the in-kernel suites and ends QEMU with the verdict.
 static __noreturn void run_ktest(void)
 {
@@ -179,10 +215,15 @@ static __noreturn void kmain_guarded(void)
     print_memory_summary();
     acpi_init(); // ERR_NOT_FOUND: the VMM gave no ACPI tables (already reported)
     arch_irq_init_controllers();
+    hv_init_late(); // kvmclock, steal time, PV EOI, PV IPIs (needs the memory manager)
+    rtc_init();     // the wall clock from the CMOS RTC, unless the hypervisor gave one
     if (ktimer_init_hw() != OK)
         panic("timer: cannot run without a one-shot timer");
     sched_init();
+    arch_irq_enable(); // the boot thread is a thread like any other from here on
     boot_stage("sched");
+    arch_start_cpus();
+    boot_stage("smp");
     if (ktest_mode)
         run_ktest();
     if (kbench_mode) {
@@ -197,6 +238,7 @@ static __noreturn void kmain_guarded(void)
     if (want_reboot)
         power_reboot();
     pr_info("nimbus: ready. Press Ctrl-A X to leave QEMU.");
+    run_init();
     for (;;)
         thread_sleep_ns(3600ull * 1000000000ull);
 }

@@ -98,4 +98,4 @@ static uint64_t bench_timer_latency(uint64_t iters)
     // Reported in cycles like every case: convert ns back.
     return total / iters * (clock_tsc_hz() / 1000000) / 1000;
 }
-KBENCH(timer_latency, "timer_latency", bench_timer_latency, 20);
+KBENCH(timer_latency, "timer_latency", bench_timer_latency, 16);

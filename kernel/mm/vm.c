@@ -32,16 +32,38 @@ status_t vm_aspace_create(struct vm_aspace **out)
     return OK;
 }
 
-// Removes the page-table entries of [base, base + size). aspace lock held.
+// Removes the page-table entries of [base, base + size), with one TLB
+// shootdown for the range. aspace lock held.
 static void unmap_pages(struct vm_aspace *as, vaddr_t base, uint64_t size)
 {
+    uint64_t mapped = 0;
+    for (vaddr_t va = base; va < base + size; va += PAGE_SIZE)
+        if (arch_mmu_query(as->root, va, NULL, NULL) == OK)
+            mapped++;
+    if (!mapped)
+        return;
+    arch_mmu_unmap(as->root, base, size / PAGE_SIZE);
+    as->mapped_pages -= mapped;
+}
+
+// Gives the mapped pages of [base, base + size) new permissions, with one TLB
+// shootdown per run of mapped pages. aspace lock held.
+static void protect_pages(struct vm_aspace *as, vaddr_t base, uint64_t size, unsigned flags)
+{
+    vaddr_t run = base;
+    size_t n = 0;
     for (vaddr_t va = base; va < base + size; va += PAGE_SIZE) {
-        paddr_t pa;
-        if (arch_mmu_query(as->root, va, &pa, NULL) == OK) {
-            arch_mmu_unmap(as->root, va, 1);
-            as->mapped_pages--;
+        if (arch_mmu_query(as->root, va, NULL, NULL) == OK) {
+            run = n ? run : va;
+            n++;
+            continue;
         }
+        if (n)
+            arch_mmu_protect(as->root, run, n, flags);
+        n = 0;
     }
+    if (n)
+        arch_mmu_protect(as->root, run, n, flags);
 }
 
 static void region_free(struct vm_region *r)
@@ -255,9 +277,7 @@ status_t vm_protect(struct vm_aspace *as, vaddr_t addr, uint64_t size, unsigned 
             if (r->base < addr || r->base >= addr + size)
                 continue;
             r->flags = flags;
-            for (vaddr_t va = r->base; va < r->base + r->size; va += PAGE_SIZE)
-                if (arch_mmu_query(as->root, va, NULL, NULL) == OK)
-                    arch_mmu_protect(as->root, va, 1, flags | VM_USER);
+            protect_pages(as, r->base, r->size, flags | VM_USER);
         }
     }
     spin_unlock_irqrestore(&as->lock, s);

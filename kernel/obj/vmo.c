@@ -1,6 +1,7 @@
 // nimbus:host
 // Virtual memory objects.
 #include "obj/vmo.h"
+#include "obj/resource.h"
 #include "lib/string.h"
 #include "mm/pmm.h"
 #include "mm/slab.h"
@@ -316,4 +317,25 @@ status_t vmo_write_kernel(struct vmo *v, uint64_t offset, const void *buf, size_
         n -= chunk;
     }
     return OK;
+}
+
+status_t vmo_replace_as_executable(struct handle_table *t, handle_t h, handle_t vmex, handle_t *out)
+{
+    struct nb_handle_info info;
+    struct vmo *v;
+    status_t st = resource_check(t, vmex, NB_RESOURCE_VMEX);
+    if (st == OK)
+        st = handle_get_info(t, h, &info);
+    if (st == OK)
+        st = vmo_get(t, h, RIGHT_NONE, &v);
+    if (st != OK)
+        return st;
+    // (1) install the new handle, (2) only then close the old one, so a
+    // failure leaves the caller with what it had.
+    rights_t rights = (info.rights & ~RIGHT_WRITE) | RIGHT_EXECUTE;
+    st = handle_install(t, &v->obj, rights, out);
+    obj_unref(&v->obj);
+    if (st == OK)
+        handle_close(t, h);
+    return st;
 }

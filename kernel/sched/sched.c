@@ -2,8 +2,18 @@
 //
 // Switch protocol: the run-queue lock is held (interrupts off) across
 // arch_context_switch; the thread that resumes finishes the switch
-// (finish_switch) and releases it. Lock order: object locks, then the
-// run-queue lock, then allocator locks.
+// (finish_switch) and releases the lock of the run queue it resumed on,
+// which is another CPU's if it moved meanwhile. Lock order: object locks,
+// then run-queue locks (two at once: lower CPU first), then timer and
+// allocator locks.
+//
+// SMP: thread_start puts a thread on the least loaded CPU; a woken thread
+// goes back to the queue of its CPU, which is interrupted if it is idle or
+// must preempt. A thread queued behind a busy CPU makes an idle CPU look
+// for work: an idle CPU takes the best unpinned thread waiting on the
+// longest other queue. thread->cpu changes only with both run-queue locks
+// held, so holding either keeps it stable; a READY or BLOCKED thread found
+// under its queue's lock has finished switching out.
 #include "lib/panic.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -12,22 +22,26 @@
 #include "sched/thread.h"
 #include "sched/timer.h"
 
-#define MAX_CPUS 64
-
 struct runqueue {
     struct spinlock lock;
     struct list_node queues[PRIO_MAX + 1]; // READY threads per priority (lock)
     uint32_t ready_mask;                   // bit p: queues[p] not empty (lock)
-    struct thread *current;                // (lock)
+    unsigned nr_ready;                     // threads on the queues (lock; read unlocked as a hint)
+    struct thread *current;                // (lock; read unlocked as a hint)
     struct thread *idle;
     struct thread *prev; // the thread switched away from, until finish_switch
     bool need_resched;   // a switch is due at the next preemption point (lock)
-    struct ktimer slice; // ends the time slice of a user thread
+    bool online;         // takes threads (set once, by the CPU itself)
+    unsigned cpu;
+    struct ktimer slice;          // ends the time slice of a user thread
+    struct sched_cpu_stats stats; // (lock)
 };
 
 #define TIME_SLICE_NS (10 * 1000000ull)
 
 static struct runqueue runqueues[MAX_CPUS];
+static unsigned cpus_online;      // run queues online: CPUs 0 .. cpus_online - 1
+static unsigned placement_cursor; // round robin among equally loaded CPUs
 static struct thread boot_thread;
 static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct list_node all_threads = LIST_INIT(all_threads); // (threads_lock)
@@ -44,18 +58,38 @@ struct thread *thread_current(void)
     return this_rq()->current;
 }
 
-static void enqueue(struct runqueue *rq, struct thread *t)
+static void lock_two(struct runqueue *a, struct runqueue *b)
+{
+    spin_lock(a->cpu < b->cpu ? &a->lock : &b->lock);
+    spin_lock(a->cpu < b->cpu ? &b->lock : &a->lock);
+}
+
+// Locks the run queue t belongs to. Interrupts off.
+static struct runqueue *lock_thread_rq(struct thread *t)
+{
+    for (;;) {
+        struct runqueue *rq = &runqueues[READ_ONCE(t->cpu)];
+        spin_lock(&rq->lock);
+        if (READ_ONCE(t->cpu) == rq->cpu)
+            return rq;
+        spin_unlock(&rq->lock); // it moved meanwhile
+    }
+}
+
+static void queue_thread(struct runqueue *rq, struct thread *t)
 {
     t->state = THREAD_READY;
     list_add_tail(&rq->queues[t->priority], &t->rq_node);
     rq->ready_mask |= 1u << t->priority;
-    struct thread *cur = rq->current;
-    // Preempt the idle thread, a lower priority, or (round robin) a user
-    // thread of the same priority. Kernel threads only switch when they block
-    // or yield.
-    if (cur && (cur == rq->idle || t->priority > cur->priority ||
-                (cur->aspace_root && t->priority == cur->priority)))
-        rq->need_resched = true;
+    rq->nr_ready++;
+}
+
+static void unqueue_thread(struct runqueue *rq, struct thread *t)
+{
+    list_remove(&t->rq_node);
+    if (list_empty(&rq->queues[t->priority]))
+        rq->ready_mask &= ~(1u << t->priority);
+    rq->nr_ready--;
 }
 
 static struct thread *dequeue(struct runqueue *rq)
@@ -63,20 +97,60 @@ static struct thread *dequeue(struct runqueue *rq)
     if (!rq->ready_mask)
         return NULL;
     int p = 31 - __builtin_clz(rq->ready_mask);
-    struct list_node *n = list_pop_head(&rq->queues[p]);
-    if (list_empty(&rq->queues[p]))
-        rq->ready_mask &= ~(1u << p);
-    return list_entry(n, struct thread, rq_node);
+    struct thread *t = list_entry(rq->queues[p].next, struct thread, rq_node);
+    unqueue_thread(rq, t);
+    return t;
+}
+
+static bool cpu_idle(struct runqueue *rq)
+{
+    return READ_ONCE(rq->current) == rq->idle && !READ_ONCE(rq->nr_ready);
+}
+
+// A thread waits on busy rq: interrupt an idle CPU so that it takes it.
+static void kick_idle_cpu(struct runqueue *rq)
+{
+    unsigned n = READ_ONCE(cpus_online), self = arch_cpu_index();
+    for (unsigned i = 1; i < n; i++) {
+        struct runqueue *other = &runqueues[(rq->cpu + i) % n];
+        if (other->cpu != self && cpu_idle(other)) {
+            arch_send_reschedule(other->cpu);
+            return;
+        }
+    }
+}
+
+// Puts t on rq and decides who runs it: rq's CPU at once (idle, or a
+// preemption is due), else maybe an idle CPU. rq->lock held.
+static void enqueue(struct runqueue *rq, struct thread *t)
+{
+    queue_thread(rq, t);
+    struct thread *cur = rq->current;
+    // Preempt the idle thread, a lower priority, or (round robin) a user
+    // thread of the same priority. Kernel threads only switch when they block
+    // or yield.
+    if (cur && (cur == rq->idle || t->priority > cur->priority ||
+                (cur->aspace_root && t->priority == cur->priority))) {
+        rq->need_resched = true;
+        arch_send_reschedule(rq->cpu); // (nothing if it is this CPU)
+    } else if (!t->pinned) {
+        kick_idle_cpu(rq);
+    }
 }
 
 static void free_thread(struct thread *t)
 {
     irqstate_t s = spin_lock_irqsave(&threads_lock);
     list_remove(&t->all_node);
-    thread_count--;
     spin_unlock_irqrestore(&threads_lock, s);
     kstack_free(&t->stack);
+    kfree(t->fpu);
     kfree(t);
+    // Counted out last: once the count drops, its memory is back (tests
+    // on other CPUs rely on that).
+    s = spin_lock_irqsave(&threads_lock);
+    thread_count--;
+    spin_unlock_irqrestore(&threads_lock, s);
 }
 
 // Runs on the thread just switched to, with rq->lock held.
@@ -91,36 +165,47 @@ static void finish_switch(struct runqueue *rq)
         free_thread(prev); // nothing runs on its stack any more
 }
 
-// Picks the next thread and switches to it. rq->lock held, interrupts off;
-// returns (with the lock held) when the caller runs again.
-static void schedule_locked(struct runqueue *rq)
+// Picks the next thread and switches to it. rq->lock held, interrupts off.
+// Returns when the caller runs again, with the lock of the run queue it now
+// runs on held (another one if it moved).
+static struct runqueue *schedule_locked(struct runqueue *rq)
 {
     struct thread *prev = rq->current;
     uint64_t now = clock_monotonic_ns();
     prev->runtime_ns += now - prev->last_run;
-    if (prev->state == THREAD_RUNNING && prev != rq->idle)
-        enqueue(rq, prev);
+    bool requeue = prev->state == THREAD_RUNNING && prev != rq->idle;
+    if (requeue)
+        queue_thread(rq, prev);
     struct thread *next = dequeue(rq);
     if (!next)
         next = rq->idle;
     next->last_run = now;
+    rq->need_resched = false;
     if (next == prev) {
         prev->state = THREAD_RUNNING;
-        return;
+        return rq;
     }
+    if (requeue && !prev->pinned)
+        kick_idle_cpu(rq); // prev waits now: an idle CPU may take it
     next->state = THREAD_RUNNING;
     next->on_cpu = true;
     rq->prev = prev;
     rq->current = next;
-    rq->need_resched = false;
+    rq->stats.switches++;
     if (prev->aspace_root)
         prev->fs_base = arch_read_fs_base();
     arch_prepare_switch(next->stack.top, next->aspace_root, next->fs_base);
     // Threads of equal priority waiting: give a user thread a time slice.
     if (next->aspace_root && (rq->ready_mask >> next->priority))
         ktimer_arm(&rq->slice, now + TIME_SLICE_NS);
+    if (prev->fpu)
+        arch_fpu_save(prev->fpu);
+    if (next->fpu)
+        arch_fpu_restore(next->fpu);
     arch_context_switch(&prev->ctx, &next->ctx);
+    rq = this_rq();
     finish_switch(rq);
+    return rq;
 }
 
 void sched_preempt_point(void)
@@ -132,8 +217,15 @@ void sched_preempt_point(void)
 
 void thread_kill(struct thread *t)
 {
-    t->killed = true;
-    sched_wake(t); // a blocked thread returns ERR_CANCELED from its wait
+    __atomic_store_n(&t->killed, true, __ATOMIC_SEQ_CST);
+    irqstate_t s = arch_irq_save();
+    struct runqueue *rq = lock_thread_rq(t);
+    if (t->state == THREAD_BLOCKED)
+        enqueue(rq, t); // its wait returns ERR_CANCELED
+    else if (t->state == THREAD_RUNNING)
+        arch_send_reschedule(rq->cpu); // into the kernel, to see the kill on the way out
+    spin_unlock(&rq->lock);
+    arch_irq_restore(s);
 }
 
 static void slice_expired(struct ktimer *tm, void *arg)
@@ -146,7 +238,7 @@ void thread_yield(void)
 {
     struct runqueue *rq = this_rq();
     irqstate_t s = spin_lock_irqsave(&rq->lock);
-    schedule_locked(rq);
+    rq = schedule_locked(rq);
     spin_unlock_irqrestore(&rq->lock, s);
 }
 
@@ -154,19 +246,27 @@ void sched_block_unlock(struct spinlock *lock)
 {
     struct runqueue *rq = this_rq();
     spin_lock(&rq->lock);
+    // A kill that came after the caller's check but before this lock does
+    // not find us blocked: do not block (the caller sees it was not woken).
+    if (READ_ONCE(rq->current->killed)) {
+        spin_unlock(lock);
+        spin_unlock(&rq->lock);
+        return;
+    }
     rq->current->state = THREAD_BLOCKED;
     spin_unlock(lock);
-    schedule_locked(rq);
+    rq = schedule_locked(rq);
     spin_unlock(&rq->lock);
 }
 
 void sched_wake(struct thread *t)
 {
-    struct runqueue *rq = &runqueues[t->cpu];
-    irqstate_t s = spin_lock_irqsave(&rq->lock);
+    irqstate_t s = arch_irq_save();
+    struct runqueue *rq = lock_thread_rq(t);
     if (t->state == THREAD_BLOCKED)
         enqueue(rq, t);
-    spin_unlock_irqrestore(&rq->lock, s);
+    spin_unlock(&rq->lock);
+    arch_irq_restore(s);
 }
 
 // First code of every new thread.
@@ -215,8 +315,41 @@ status_t thread_create(const char *name, int (*entry)(void *), void *arg, int pr
     return OK;
 }
 
+status_t thread_set_cpu(struct thread *t, unsigned cpu, bool pinned)
+{
+    if (t->state != THREAD_NEW)
+        return ERR_BAD_STATE;
+    if (cpu >= MAX_CPUS || !READ_ONCE(runqueues[cpu].online))
+        return ERR_INVALID_ARGS;
+    t->cpu = cpu; // nobody else looks at a thread before it starts
+    t->pinned = pinned;
+    t->placed = true;
+    return OK;
+}
+
+// The least loaded online CPU (running thread plus waiting ones), the next
+// one in turn among equals. A hint: loads are read unlocked.
+static unsigned select_cpu(void)
+{
+    unsigned n = READ_ONCE(cpus_online), best = 0, best_load = ~0u;
+    unsigned start = __atomic_fetch_add(&placement_cursor, 1, __ATOMIC_RELAXED) % n;
+    for (unsigned i = 0; i < n; i++) {
+        struct runqueue *rq = &runqueues[(start + i) % n];
+        unsigned load = READ_ONCE(rq->nr_ready) + (READ_ONCE(rq->current) != rq->idle);
+        if (load < best_load) {
+            best = rq->cpu;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
 void thread_start(struct thread *t)
 {
+    if (t->state != THREAD_NEW)
+        return;
+    if (!t->placed)
+        t->cpu = select_cpu();
     struct runqueue *rq = &runqueues[t->cpu];
     irqstate_t s = spin_lock_irqsave(&rq->lock);
     if (t->state == THREAD_NEW)
@@ -294,9 +427,73 @@ void thread_sleep_ns(uint64_t ns)
     thread_sleep_until(clock_monotonic_ns() + ns);
 }
 
+uint64_t thread_runtime_ns(struct thread *t)
+{
+    irqstate_t s = arch_irq_save();
+    struct runqueue *rq = lock_thread_rq(t);
+    uint64_t ns = t->runtime_ns;
+    if (t->state == THREAD_RUNNING && t != rq->idle)
+        ns += clock_monotonic_ns() - t->last_run;
+    spin_unlock(&rq->lock);
+    arch_irq_restore(s);
+    return ns;
+}
+
 unsigned sched_thread_count(void)
 {
     return thread_count;
+}
+
+// The best unpinned thread waiting on rq, or NULL. rq->lock held.
+static struct thread *pick_movable(struct runqueue *rq)
+{
+    for (int p = PRIO_MAX; p >= 0; p--) {
+        if (!(rq->ready_mask & (1u << p)))
+            continue;
+        list_for_each(it, &rq->queues[p])
+        {
+            struct thread *t = list_entry(it, struct thread, rq_node);
+            if (!t->pinned)
+                return t;
+        }
+    }
+    return NULL;
+}
+
+// The other CPU with the most threads waiting beyond what it can run now.
+static struct runqueue *busiest(struct runqueue *self)
+{
+    struct runqueue *best = NULL;
+    unsigned n = READ_ONCE(cpus_online), best_wait = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct runqueue *rq = &runqueues[i];
+        unsigned ready = READ_ONCE(rq->nr_ready);
+        unsigned waiting = READ_ONCE(rq->current) == rq->idle && ready ? ready - 1 : ready;
+        if (rq != self && waiting > best_wait) {
+            best = rq;
+            best_wait = waiting;
+        }
+    }
+    return best;
+}
+
+// On an idle CPU with nothing queued: moves a thread waiting on the busiest
+// other queue here. rq->lock held on entry and on return.
+static void steal_work(struct runqueue *rq)
+{
+    struct runqueue *victim = busiest(rq);
+    if (!victim)
+        return;
+    spin_unlock(&rq->lock);
+    lock_two(rq, victim);
+    struct thread *t = rq->ready_mask ? NULL : pick_movable(victim);
+    if (t) {
+        unqueue_thread(victim, t);
+        t->cpu = rq->cpu; // both locks held
+        queue_thread(rq, t);
+        rq->stats.steals++;
+    }
+    spin_unlock(&victim->lock);
 }
 
 static int idle_main(void *arg)
@@ -304,32 +501,105 @@ static int idle_main(void *arg)
     struct runqueue *rq = this_rq();
     for (;;) {
         irqstate_t s = spin_lock_irqsave(&rq->lock);
+        if (!rq->ready_mask)
+            steal_work(rq);
         if (rq->ready_mask) {
-            schedule_locked(rq);
+            rq = schedule_locked(rq);
             spin_unlock_irqrestore(&rq->lock, s);
             continue;
         }
+        rq->stats.idle_loops++;
         spin_unlock(&rq->lock);
         arch_idle(); // interrupts on, halt until one arrives
     }
     return 0;
 }
 
-void sched_init(void)
+static void rq_init(struct runqueue *rq, unsigned cpu)
 {
-    struct runqueue *rq = this_rq();
     rq->lock = (struct spinlock)SPINLOCK_INIT("runqueue");
+    rq->cpu = cpu;
     for (int p = 0; p <= PRIO_MAX; p++)
         list_init(&rq->queues[p]);
     ktimer_init(&rq->slice, slice_expired, rq);
+}
+
+// The idle thread of CPU `cpu`: never on a queue, picked when nothing else is.
+static status_t create_idle(struct runqueue *rq)
+{
+    struct thread *idle;
+    status_t st = thread_create("idle", idle_main, NULL, PRIO_IDLE, &idle);
+    if (st != OK)
+        return st;
+    idle->cpu = rq->cpu;
+    idle->pinned = true;
+    idle->state = THREAD_RUNNING;
+    rq->idle = idle;
+    return OK;
+}
+
+// Counts a CPU in once it schedules. CPUs come online in index order.
+static void set_online(struct runqueue *rq)
+{
+    WRITE_ONCE(rq->online, true);
+    __atomic_fetch_add(&cpus_online, 1, __ATOMIC_RELEASE);
+}
+
+void sched_init(void)
+{
+    struct runqueue *rq = this_rq();
+    rq_init(rq, arch_cpu_index());
     register_thread(&boot_thread, "boot", PRIO_DEFAULT);
     boot_thread.state = THREAD_RUNNING;
     boot_thread.on_cpu = true;
     boot_thread.last_run = clock_monotonic_ns();
     rq->current = &boot_thread;
-    struct thread *idle;
-    if (thread_create("idle", idle_main, NULL, PRIO_IDLE, &idle) != OK)
+    if (create_idle(rq) != OK)
         panic("sched: no memory for the idle thread");
-    idle->state = THREAD_RUNNING; // never on a queue: picked when nothing else is
-    rq->idle = idle;
+    set_online(rq);
+}
+
+status_t sched_prepare_cpu(unsigned cpu, uint64_t *stack_top)
+{
+    if (cpu >= MAX_CPUS)
+        return ERR_INVALID_ARGS;
+    struct runqueue *rq = &runqueues[cpu];
+    if (!rq->idle) {
+        rq_init(rq, cpu);
+        status_t st = create_idle(rq);
+        if (st != OK)
+            return st;
+    }
+    *stack_top = rq->idle->stack.top;
+    return OK;
+}
+
+void sched_start_cpu(void)
+{
+    struct runqueue *rq = this_rq();
+    struct thread *idle = rq->idle;
+    idle->on_cpu = true;
+    idle->last_run = clock_monotonic_ns();
+    rq->current = idle;
+    arch_prepare_switch(idle->stack.top, 0, 0);
+    set_online(rq);
+    idle_main(NULL);
+    panic("sched: the idle loop ended");
+}
+
+status_t sched_cpu_stats(unsigned cpu, struct sched_cpu_stats *out)
+{
+    if (cpu >= MAX_CPUS)
+        return ERR_INVALID_ARGS;
+    struct runqueue *rq = &runqueues[cpu];
+    if (!READ_ONCE(rq->online)) {
+        *out = (struct sched_cpu_stats){0};
+        return OK;
+    }
+    irqstate_t s = spin_lock_irqsave(&rq->lock);
+    *out = rq->stats;
+    out->online = true;
+    out->ready = rq->nr_ready;
+    spin_unlock_irqrestore(&rq->lock, s);
+    return OK;
 }

@@ -44,6 +44,7 @@ static int log_and_yield(void *arg)
     return 0;
 }
 
+// Ordering within one run queue: the threads are pinned to the caller's CPU.
 static void sched_round_robin_same_priority(struct ktest *t)
 {
     struct order_log log = {0};
@@ -52,6 +53,7 @@ static void sched_round_robin_same_priority(struct ktest *t)
     for (int i = 0; i < 3; i++) {
         args[i] = (struct order_arg){&log, i, 3};
         ASSERT_OK(thread_create("t-rr", log_and_yield, &args[i], PRIO_HIGH, &th[i]));
+        ASSERT_OK(thread_set_cpu(th[i], arch_cpu_index(), true));
     }
     for (int i = 0; i < 3; i++)
         thread_start(th[i]);
@@ -69,6 +71,8 @@ static void sched_higher_priority_first(struct ktest *t)
     struct thread *tl, *th;
     ASSERT_OK(thread_create("t-lo", log_and_yield, &lo, PRIO_LOW, &tl));
     ASSERT_OK(thread_create("t-hi", log_and_yield, &hi, PRIO_HIGH, &th));
+    ASSERT_OK(thread_set_cpu(tl, arch_cpu_index(), true));
+    ASSERT_OK(thread_set_cpu(th, arch_cpu_index(), true));
     thread_start(tl);
     thread_start(th);
     ASSERT_OK(thread_join(tl, DEADLINE_INFINITE, NULL));
@@ -121,6 +125,7 @@ static void sched_wait_queue_wake_fifo(struct ktest *t)
     for (int i = 0; i < 3; i++) {
         args[i] = (struct wq_arg){&c, i};
         ASSERT_OK(thread_create("t-wq", wq_waiter, &args[i], PRIO_DEFAULT, &th[i]));
+        ASSERT_OK(thread_set_cpu(th[i], arch_cpu_index(), true)); // arrive and leave in order
         thread_start(th[i]);
     }
     while (wait_queue_count(&c.wq) < 3)

@@ -350,6 +350,13 @@ static int64_t sys_vmo_get_size(const uint64_t a[6])
     return st == OK ? copy_to_user(a[1], &size, sizeof(size)) : st;
 }
 
+static int64_t sys_vmo_replace_as_executable(const uint64_t a[6])
+{
+    handle_t out;
+    status_t st = vmo_replace_as_executable(table(), (handle_t)a[0], (handle_t)a[1], &out);
+    return st == OK ? put_handle(a[2], out) : st;
+}
+
 static int64_t sys_vmo_set_size(const uint64_t a[6])
 {
     return vmo_set_size(table(), (handle_t)a[0], a[1]);
@@ -600,6 +607,7 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_VMO_WRITE, sys_vmo_write),
     SYS(NB_SYS_VMO_GET_SIZE, sys_vmo_get_size),
     SYS(NB_SYS_VMO_SET_SIZE, sys_vmo_set_size),
+    SYS(NB_SYS_VMO_REPLACE_AS_EXECUTABLE, sys_vmo_replace_as_executable),
     SYS(NB_SYS_VM_MAP, sys_vm_map),
     SYS(NB_SYS_VM_UNMAP, sys_vm_unmap),
     SYS(NB_SYS_VM_PROTECT, sys_vm_protect),

@@ -1,8 +1,10 @@
 // Processes and user threads.
+#include "init/boottime.h"
 #include "lib/fmt.h"
 #include "lib/printk.h"
 #include "lib/string.h"
 #include "mm/slab.h"
+#include "sched/clock.h"
 #include "sys/process.h"
 #include "sys/user.h"
 
@@ -108,11 +110,26 @@ status_t process_create(struct handle_table *t, const char *name, handle_t *out)
     return st;
 }
 
+// Notes the boot stage "user" the first time any thread enters user mode.
+static void note_first_user_entry(struct uthread *ut)
+{
+    static bool seen;
+    if (__atomic_exchange_n(&seen, true, __ATOMIC_RELAXED))
+        return;
+    boot_stage("user");
+    const struct boot_stage *st;
+    size_t n = boot_stages(&st);
+    pr_info("boot: first user instruction (%s) at %llu us, tsc=%llu", ut->proc->name,
+            (unsigned long long)(clock_cycles_to_ns(st[n - 1].tsc - st[0].tsc) / 1000),
+            (unsigned long long)(st[n - 1].tsc - st[0].tsc));
+}
+
 static int uthread_main(void *arg)
 {
     struct uthread *ut = arg;
     if (thread_current()->killed)
         uthread_exit(0);
+    note_first_user_entry(ut);
     arch_enter_user(ut->entry, ut->stack, ut->arg1, ut->arg2);
 }
 
@@ -126,6 +143,13 @@ status_t uthread_create(struct process *p, struct uthread **out)
         kfree(ut);
         return st;
     }
+    ut->kt->fpu = kmalloc(sizeof(struct arch_fpu));
+    if (!ut->kt->fpu) {
+        thread_discard(ut->kt);
+        kfree(ut);
+        return ERR_NO_MEMORY;
+    }
+    arch_fpu_init_state(ut->kt->fpu);
     obj_init(&ut->obj, &uthread_ops, NULL);
     ut->kt->aspace_root = p->as->root;
     ut->kt->owner = ut;
@@ -183,6 +207,19 @@ status_t process_start(struct process *p, struct handle_table *t, handle_t boots
     if (st == OK)
         st = uthread_start(ut, entry, stack, arg1, arg2);
     obj_unref(&ut->obj); // the creation reference: the thread keeps its own
+    return st;
+}
+
+status_t process_start_handle(struct process *p, handle_t arg1, uint64_t entry, uint64_t stack)
+{
+    if (p->state != NB_PROCESS_NEW)
+        return ERR_BAD_STATE;
+    struct uthread *ut;
+    status_t st = uthread_create(p, &ut);
+    if (st != OK)
+        return st;
+    st = uthread_start(ut, entry, stack, arg1, 0);
+    obj_unref(&ut->obj);
     return st;
 }
 
@@ -260,7 +297,7 @@ void uthread_exit(int64_t code)
     list_remove(&ut->proc_node);
     p->nthreads--;
     p->running--;
-    p->cpu_ns += ut->kt->runtime_ns;
+    p->cpu_ns += thread_runtime_ns(ut->kt);
     bool last = p->running == 0;
     if (last && !(p->flags & EXIT_DECIDED)) {
         p->exit_code = code;
@@ -326,7 +363,7 @@ void process_info(struct process *p, struct nb_process_info *out)
     {
         struct uthread *ut = list_entry(it, struct uthread, proc_node);
         if (ut->kt)
-            out->cpu_ns += ut->kt->runtime_ns;
+            out->cpu_ns += thread_runtime_ns(ut->kt); // (a thread on a CPU now too)
     }
     struct vm_aspace *as = p->as;
     obj_unlock(&p->obj, s);

@@ -137,15 +137,32 @@ static void user_kill_spinning_process(struct ktest *t)
     obj_unref(&p->obj);
 }
 
+// The thread count once threads still ending on other CPUs are gone (the
+// last thread of a process ends after process_wait sees it terminated).
+static unsigned settled_thread_count(void)
+{
+    unsigned n = sched_thread_count();
+    for (int i = 0; i < 100; i++) {
+        thread_sleep_ns(10 * 1000000ull);
+        unsigned m = sched_thread_count();
+        if (m == n)
+            break;
+        n = m;
+    }
+    return n;
+}
+
 static void user_many_processes_return_memory(struct ktest *t)
 {
     if (!user_mode_works())
         KTEST_SKIP("this hypervisor cannot run user mode");
     struct pmm_stats before, after;
     uint64_t procs = process_live_count();
-    unsigned threads = sched_thread_count();
+    unsigned threads = settled_thread_count();
     struct outcome o;
     ASSERT_OK(run(PROG(exit42), &o)); // warm the caches
+    for (int i = 0; i < 100 && sched_thread_count() > threads; i++)
+        thread_sleep_ns(1000000); // its thread may still be ending on another CPU
     slab_reclaim();
     pmm_get_stats(&before);
     for (int i = 0; i < 100; i++) {

@@ -1,5 +1,6 @@
-// CPU bring-up for the boot CPU: feature detection, GDT with TSS, control
-// register protections (NX, WP, SMEP, SMAP, UMIP, global pages).
+// CPU bring-up: feature detection (boot CPU), and on every CPU its GDT with
+// TSS, GS base, IDT, control register protections (NX, WP, SMEP, SMAP, UMIP,
+// global pages), PAT and the SYSCALL MSRs.
 #include "lib/fmt.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -97,12 +98,12 @@ static void enable_protections(const struct x86_features *f)
         wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 }
 
-void x86_cpu_init(void)
+static uint64_t boot_pat; // the boot CPU's PAT, copied to the others
+
+// What every CPU sets up the same way, its own descriptor tables aside.
+static void cpu_setup(struct x86_cpu *c)
 {
-    struct x86_cpu *c = &x86_boot_cpu;
-    detect_features(&x86_cpu_features);
     c->self = c;
-    c->index = 0;
     c->gdt[GDT_KCODE / 8] = SEG_KCODE64;
     c->gdt[GDT_KDATA / 8] = SEG_KDATA;
     c->gdt[GDT_UCODE32 / 8] = SEG_UCODE32;
@@ -112,22 +113,43 @@ void x86_cpu_init(void)
     gdt_set_tss(c->gdt, &c->tss);
     load_gdt(c);
     wrmsr(MSR_GS_BASE, (uint64_t)c);
-    x86_idt_init();
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    x86_idt_load();
     enable_protections(&x86_cpu_features);
     x86_syscall_init();
 }
 
+void x86_cpu_init(void)
+{
+    detect_features(&x86_cpu_features);
+    if (x86_cpu_features.pat)
+        boot_pat = rdmsr(MSR_PAT);
+    x86_idt_init();
+    x86_boot_cpu.index = 0;
+    cpu_setup(&x86_boot_cpu);
+    x86_cpus[0] = &x86_boot_cpu;
+}
+
+void x86_cpu_setup_ap(struct x86_cpu *c)
+{
+    cpu_setup(c);
+    if (x86_cpu_features.pat)
+        wrmsr(MSR_PAT, boot_pat);
+}
+
 // Gives the double-fault, NMI and machine-check handlers their own guarded
 // stacks, so a kernel stack overflow is still reported.
-void x86_cpu_init_ist(void)
+status_t x86_cpu_alloc_ist(struct x86_cpu *c)
 {
     static const int slots[] = {IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK};
     for (unsigned i = 0; i < ARRAY_SIZE(slots); i++) {
         struct kstack ks;
-        if (kstack_alloc(&ks) != OK)
-            panic("cpu: no memory for the IST stacks");
-        x86_boot_cpu.tss.ist[slots[i] - 1] = ks.top;
+        status_t st = kstack_alloc(&ks);
+        if (st != OK)
+            return st;
+        c->tss.ist[slots[i] - 1] = ks.top;
     }
+    return OK;
 }
 
 #define PIC1_DATA          0x21
@@ -163,7 +185,8 @@ void arch_early_init(void)
 
 void arch_late_init(void)
 {
-    x86_cpu_init_ist();
+    if (x86_cpu_alloc_ist(&x86_boot_cpu) != OK)
+        panic("cpu: no memory for the IST stacks");
 }
 
 void arch_run_on_stack(uint64_t top, void (*fn)(void))

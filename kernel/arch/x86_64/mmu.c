@@ -1,5 +1,13 @@
 // x86_64 4-level paging: the kernel address space and the page-table
-// operations behind mm/mmu.h.
+// operations behind mm/mmu.h, with TLB shootdowns on SMP.
+//
+// Which CPUs may cache a user root's translations is a CPU mask kept in the
+// metadata of the root page (struct page.owner, the allocator leaves it to
+// us): a CPU sets its bit before loading the root into CR3 and clears it
+// after loading another (with PCIDs off that CR3 write flushed every
+// non-global entry). Unmapping or protecting pages of a user root flushes
+// the CPUs in its mask; the kernel root's pages are global and shared by
+// every address space, so changes to it flush every CPU.
 #include <stdbool.h>
 
 #include "init/boot_info.h"
@@ -106,12 +114,56 @@ static uint64_t *walk(paddr_t root, vaddr_t va, int level, bool create, bool use
     return &table[pt_index(va, level)];
 }
 
-static void flush(paddr_t root, vaddr_t va)
+_Static_assert(sizeof(((struct page *)0)->owner) == sizeof(uint64_t) && MAX_CPUS <= 64,
+               "a CPU mask fits in struct page.owner");
+
+// The CPUs that may cache translations of user root `root`.
+static uint64_t *root_cpus(paddr_t root)
 {
-    // Kernel-half pages are global and shared by every address space: they
-    // are cached whatever root is loaded.
-    if (root == kernel_root || (read_cr3() & PTE_ADDR) == root)
-        invlpg(va);
+    return (uint64_t *)&pmm_page(root)->owner;
+}
+
+static void flush_global(void)
+{
+    uint64_t cr4 = read_cr4();
+    if (cr4 & CR4_PGE) { // toggling PGE flushes global entries too
+        write_cr4(cr4 & ~(uint64_t)CR4_PGE);
+        write_cr4(cr4);
+    } else {
+        write_cr3(read_cr3());
+    }
+}
+
+void x86_tlb_flush_local(paddr_t root, vaddr_t va, size_t n)
+{
+    if (root != kernel_root && (read_cr3() & PTE_ADDR) != root)
+        return; // not loaded here: switching away flushed it
+    if (n > TLB_FLUSH_MAX) {
+        irqstate_t s = arch_irq_save();
+        if (root == kernel_root)
+            flush_global();
+        else
+            write_cr3(read_cr3());
+        arch_irq_restore(s);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        invlpg(va + i * PAGE_SIZE);
+}
+
+// Invalidates n pages at va of root on every CPU that may cache them and
+// returns once all have.
+static void flush(paddr_t root, vaddr_t va, size_t n)
+{
+    if (!switched)
+        return; // boot: one CPU, not on these tables yet
+    x86_tlb_flush_local(root, va, n);
+    // The page-table stores must be visible before the mask is read: a CPU
+    // that sets its bit later then walks the new entries.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint64_t cpus =
+        root == kernel_root ? ~0ull : __atomic_load_n(root_cpus(root), __ATOMIC_SEQ_CST);
+    x86_tlb_shootdown(cpus, root, va, n);
 }
 
 static status_t check_args(vaddr_t va, size_t n, unsigned flags)
@@ -162,13 +214,16 @@ status_t arch_mmu_unmap(paddr_t root, vaddr_t va, size_t n)
     status_t st = check_args(va, n, 0);
     if (st != OK)
         return st;
+    bool changed = false;
     for (size_t i = 0; i < n; i++) {
         uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, false, false, &st);
         if (e && (*e & PTE_P)) {
             *e = 0;
-            flush(root, va + i * PAGE_SIZE);
+            changed = true;
         }
     }
+    if (changed)
+        flush(root, va, n);
     return OK;
 }
 
@@ -185,8 +240,8 @@ status_t arch_mmu_protect(paddr_t root, vaddr_t va, size_t n, unsigned flags)
     for (size_t i = 0; i < n; i++) {
         uint64_t *e = walk(root, va + i * PAGE_SIZE, 1, false, false, &st);
         *e = (*e & PTE_ADDR) | leaf_bits(flags);
-        flush(root, va + i * PAGE_SIZE);
     }
+    flush(root, va, n);
     return OK;
 }
 
@@ -326,6 +381,7 @@ status_t arch_mmu_create_root(paddr_t *root)
     const uint64_t *src = phys_to_virt(kernel_root);
     for (unsigned i = 256; i < 512; i++)
         dst[i] = src[i];
+    *root_cpus(*root) = 0;
     return OK;
 }
 
@@ -342,6 +398,12 @@ static void free_table(paddr_t table, int level)
 
 void arch_mmu_destroy_root(paddr_t root)
 {
+    if ((read_cr3() & PTE_ADDR) == root)
+        arch_mmu_activate(kernel_root);
+    // A thread that ended on another CPU may still be switching away from
+    // root: its tables must outlive that.
+    while (__atomic_load_n(root_cpus(root), __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
     uint64_t *pml4 = phys_to_virt(root);
     for (unsigned i = 0; i < 256; i++)
         if (pml4[i] & PTE_P)
@@ -351,6 +413,28 @@ void arch_mmu_destroy_root(paddr_t root)
 
 void arch_mmu_activate(paddr_t root)
 {
-    if ((read_cr3() & PTE_ADDR) != root)
-        write_cr3(root);
+    paddr_t old = read_cr3() & PTE_ADDR;
+    if (old == root)
+        return;
+    uint64_t me = 1ull << arch_cpu_index();
+    if (root != kernel_root) // (a locked operation: ordered before the walks)
+        __atomic_fetch_or(root_cpus(root), me, __ATOMIC_SEQ_CST);
+    write_cr3(root);
+    if (old != kernel_root)
+        __atomic_fetch_and(root_cpus(old), ~me, __ATOMIC_SEQ_CST);
+}
+
+status_t x86_mmu_map_trampoline(void)
+{
+    return arch_mmu_map(kernel_root, AP_TRAMPOLINE_PA, AP_TRAMPOLINE_PA, 1, VM_READ | VM_EXEC);
+}
+
+void x86_mmu_unmap_trampoline(void)
+{
+    uint64_t *pml4 = phys_to_virt(kernel_root);
+    uint64_t e = pml4[0]; // nothing else lives in the kernel root's low half
+    pml4[0] = 0;
+    flush(kernel_root, 0, TLB_FLUSH_ALL); // no CPU may walk the tables any more
+    if (e & PTE_P)
+        free_table(e & PTE_ADDR, 3);
 }

@@ -93,6 +93,11 @@ void x86_idt_init(void)
     idt[VEC_DF].ist = IST_DOUBLE_FAULT;
     idt[VEC_NMI].ist = IST_NMI;
     idt[VEC_MC].ist = IST_MACHINE_CHECK;
+}
+
+// Every CPU shares the one IDT; the IST stacks it names are per CPU (TSS).
+void x86_idt_load(void)
+{
     struct {
         uint16_t limit;
         uint64_t base;
@@ -100,17 +105,10 @@ void x86_idt_init(void)
     __asm__ volatile("lidt %0" ::"m"(ptr));
 }
 
-static struct x86_cpu *this_cpu(void)
-{
-    struct x86_cpu *c;
-    __asm__ volatile("movq %%gs:0, %0" : "=r"(c));
-    return c;
-}
-
 bool arch_call_catching_faults(void (*fn)(void *), void *arg, struct fault_info *info)
 {
     struct fault_catch c = {.info = info};
-    struct x86_cpu *cpu = this_cpu();
+    struct x86_cpu *cpu = x86_this_cpu();
     struct fault_catch *outer = cpu->catch;
     cpu->catch = &c;
     if (x86_catch_setjmp(&c.jb) == 0) {
@@ -155,9 +153,10 @@ void x86_report_trap(const struct trap_frame *f, const char *why)
         describe_pf(f->error, extra, sizeof(extra));
     if (why)
         pr_emerg("%s", why);
-    pr_emerg("EXCEPTION: %s (vector %llu) in %s mode, error 0x%llx %s",
+    pr_emerg("EXCEPTION: %s (vector %llu) in %s mode on CPU %u, error 0x%llx %s",
              x86_exception_name((unsigned)f->vector), (unsigned long long)f->vector,
-             (f->cs & 3) ? "user" : "kernel", (unsigned long long)f->error, extra);
+             (f->cs & 3) ? "user" : "kernel", arch_cpu_index(), (unsigned long long)f->error,
+             extra);
     uint64_t cr2 = read_cr2();
     if (f->vector == VEC_PF)
         pr_emerg("  address 0x%llx%s", (unsigned long long)cr2,
@@ -247,7 +246,7 @@ static void deliver_to_catch(struct x86_cpu *cpu, const struct trap_frame *f)
 
 void x86_trap_dispatch(struct trap_frame *f)
 {
-    struct x86_cpu *cpu = this_cpu();
+    struct x86_cpu *cpu = x86_this_cpu();
     if (f->vector < 32 && (f->cs & 3)) {
         x86_user_fault(f); // returns only when the fault was served
         x86_user_return(f);

@@ -34,25 +34,19 @@ void x86_syscall_init(void)
     wrmsr(MSR_LSTAR, (uint64_t)x86_syscall_entry);
     wrmsr(MSR_SFMASK, SYSCALL_FLAGS_MASK);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-}
-
-static struct x86_cpu *cpu(void)
-{
-    struct x86_cpu *c;
-    __asm__ volatile("movq %%gs:0, %0" : "=r"(c));
-    return c;
+    arch_fpu_init_cpu();
 }
 
 void arch_prepare_switch(uint64_t kstack_top, paddr_t root, uint64_t fs_base)
 {
-    struct x86_cpu *c = cpu();
+    struct x86_cpu *c = x86_this_cpu();
     if (kstack_top) {
         c->tss.rsp[0] = kstack_top;
         c->kernel_rsp = kstack_top;
         c->stack_top = kstack_top;
         c->stack_base = kstack_top - KSTACK_SIZE;
     }
-    arch_mmu_activate(root ? root : arch_mmu_kernel_root());
+    arch_mmu_activate(root ? root : arch_mmu_kernel_root()); // tracks which CPUs use root
     wrmsr(MSR_FS_BASE, fs_base);
 }
 

@@ -179,6 +179,14 @@ extern struct hv_info hv_info;
 // Boot CPU, once, early (after arch_early_init); later calls do nothing.
 void hv_init(void);
 
+// Boot CPU, once, after the memory manager and before the timer starts:
+// turns on the paravirtual clocks and helpers of the hypervisor found
+// (kvmclock, steal time, PV EOI, PV IPIs; the Hyper-V reference TSC page).
+void hv_init_late(void);
+// Every other CPU, early in its bring-up (before it takes interrupts): the
+// per-CPU part of hv_init_late().
+void hv_init_cpu(void);
+
 // hv_info queries. A feature out of range is neither offered nor usable.
 bool hv_feature_offered(enum hv_feature f);
 // Records that the caller turned f on. ERR_INVALID_ARGS for an unknown f,

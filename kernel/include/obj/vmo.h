@@ -35,6 +35,11 @@ status_t vmo_get_size(struct handle_table *t, handle_t h, uint64_t *size);
 // end and zeroes the tail of the last one.
 status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size);
 
+// Replaces h (consumed) with a handle to the same vmo that has RIGHT_EXECUTE
+// and not RIGHT_WRITE. `vmex` must be a NB_RESOURCE_VMEX resource.
+status_t vmo_replace_as_executable(struct handle_table *t, handle_t h, handle_t vmex,
+                                   handle_t *out);
+
 // ---- For the vm layer ----
 // A vmo for the kernel's own use (no handle), holding one reference.
 status_t vmo_create_kernel(uint64_t size, struct vmo **out);

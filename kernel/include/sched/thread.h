@@ -1,7 +1,9 @@
 // Kernel threads and the scheduler. The kernel is not preemptible: a thread
-// runs until it blocks, yields or exits (user threads, later, are preempted
-// on their way back to user mode). Priorities: higher runs first; equal
-// priorities take turns.
+// runs until it blocks, yields or exits (user threads are preempted on their
+// way back to user mode). Priorities: higher runs first; equal priorities
+// take turns. Each CPU has its own run queue; threads start on the least
+// loaded CPU, idle CPUs take waiting threads from busy ones, and a thread
+// may resume on another CPU after it blocked or yielded unless pinned.
 #pragma once
 
 #include <stdbool.h>
@@ -34,7 +36,9 @@ struct thread {
     struct kstack stack;
     enum thread_state state; // (run-queue lock)
     int priority;
-    unsigned cpu;              // run queue it belongs to
+    unsigned cpu;              // run queue it belongs to (changes under both run-queue locks)
+    bool pinned;               // runs only on `cpu` (set before start)
+    bool placed;               // `cpu` chosen by thread_set_cpu (set before start)
     struct list_node rq_node;  // on a run queue while READY (run-queue lock)
     struct list_node all_node; // in the list of all threads (threads lock)
     char name[THREAD_NAME_MAX];
@@ -53,6 +57,7 @@ struct thread {
     paddr_t aspace_root;  // address space to run in
     uint64_t fs_base;     // user TLS base, saved at switch-out
     void *owner;          // the thread object of the user-space thread
+    struct arch_fpu *fpu; // FPU/SSE registers while switched out (user threads)
     volatile bool killed; // asked to exit: waits end with ERR_CANCELED
 };
 
@@ -65,6 +70,11 @@ void sched_init(void);
 status_t thread_create(const char *name, int (*entry)(void *), void *arg, int priority,
                        struct thread **out);
 void thread_start(struct thread *t);
+
+// Makes t start on CPU `cpu` instead of the least loaded one; with `pinned`
+// it never runs anywhere else. Before thread_start: ERR_BAD_STATE after,
+// ERR_INVALID_ARGS for a CPU that is not online.
+status_t thread_set_cpu(struct thread *t, unsigned cpu, bool pinned);
 
 // Frees a thread that was created and never started.
 void thread_discard(struct thread *t);
@@ -87,7 +97,8 @@ void thread_sleep_until(uint64_t deadline);
 void thread_sleep_ns(uint64_t ns);
 
 // Internal to wait queues: blocks the current thread, releasing `lock`
-// (held, with interrupts off) only once it is marked blocked.
+// (held, with interrupts off) only once it is marked blocked. A thread
+// already killed is not blocked: `lock` is released and it returns at once.
 void sched_block_unlock(struct spinlock *lock);
 // Makes a blocked thread runnable (no effect on other states).
 void sched_wake(struct thread *t);
@@ -101,5 +112,26 @@ void thread_kill(struct thread *t);
 // higher-priority thread woke up.
 void sched_preempt_point(void);
 
+// CPU time t has used, including its current run if it is on a CPU now.
+uint64_t thread_runtime_ns(struct thread *t);
+
 // Threads alive (not yet freed), for tests and `ps`.
 unsigned sched_thread_count(void);
+
+// Bringing up another CPU (the architecture calls these). On the boot CPU,
+// before starting CPU `cpu`: its run queue and idle thread, whose stack top
+// (*stack_top) the CPU starts on. Again for the same CPU: the same ones.
+status_t sched_prepare_cpu(unsigned cpu, uint64_t *stack_top);
+// On that CPU once its hardware is ready: becomes its idle thread and takes
+// part in scheduling from then on.
+__noreturn void sched_start_cpu(void);
+
+struct sched_cpu_stats {
+    bool online;         // the CPU schedules threads
+    uint64_t idle_loops; // times its idle thread found nothing to run
+    uint64_t switches;   // context switches
+    uint64_t steals;     // threads it took from other CPUs' queues
+    unsigned ready;      // threads waiting on its queue now
+};
+// ERR_INVALID_ARGS for cpu >= MAX_CPUS.
+status_t sched_cpu_stats(unsigned cpu, struct sched_cpu_stats *out);

@@ -60,6 +60,10 @@ status_t uthread_start(struct uthread *ut, uint64_t entry, uint64_t stack, uint6
 status_t process_start(struct process *p, struct handle_table *t, handle_t bootstrap,
                        uint64_t entry, uint64_t stack, uint64_t arg2);
 
+// Starts p's first thread with a handle already in p's table as arg1 (the
+// kernel launching /init).
+status_t process_start_handle(struct process *p, handle_t arg1, uint64_t entry, uint64_t stack);
+
 // Ends every thread of p with `code` (flags say why).
 void process_kill(struct process *p, int64_t code, uint32_t flags);
 

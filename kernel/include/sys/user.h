@@ -22,3 +22,10 @@ __noreturn void user_fault_kill(const char *fault, int exit_code, uintptr_t addr
 
 // Runs on every return to user mode: acts on kills and pending reschedules.
 void user_return(void);
+
+// What the architecture tells a new program: the AT_HWCAP bits (on x86_64
+// CPUID.1:EDX, as Linux reports it) and 64 bits of seed for AT_RANDOM (RDRAND
+// when the CPU has it, else TSC jitter; the entropy pool comes with
+// virtio-rng).
+uint64_t arch_user_hwcap(void);
+uint64_t arch_random_seed(void);

@@ -1,0 +1,639 @@
+// utest: the native system calls from user space, in the manner of xv6's
+// usertests. KTAP on stdout; exit status = failed cases.
+//
+// Wants from init (manifest): handles=log,initrd,self,vmex. Without
+// "initrd" the cases that start processes are skipped, without "self" those
+// that make threads.
+//
+// `utest --child=echo` is the other end of channel_to_child_process.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ktest.h"
+#include "nb/bootstrap.h"
+#include "nb/initrd.h"
+#include "nb/loop.h"
+#include "nb/process.h"
+#include "nb/syscall.h"
+#include "nb/time.h"
+#include "nb/transport.h"
+#include "nimbus/object.h"
+#include "proto/log.h"
+
+#define PAGE         4096u
+#define WAIT_LIMIT   (10 * NB_NSEC_PER_SEC) // no case waits longer for anything
+#define THREAD_STACK (64u * 1024)
+
+static const char *self_path = "/test/utest";
+
+// Read-only data: the kernel must refuse to write here.
+static const struct nb_handle_info readonly_info;
+
+static handle_t self_process(void)
+{
+    return nb_bootstrap_peek(BOOTSTRAP_ROLE_PROCESS_SELF);
+}
+
+// ---- Threads without musl: they use nothing but system calls ----
+
+struct raw_thread {
+    handle_t h;
+    void *stack;
+};
+
+typedef void (*raw_thread_fn)(uint64_t a1, uint64_t a2);
+
+static status_t raw_thread_start(struct raw_thread *t, raw_thread_fn fn, uint64_t a1, uint64_t a2)
+{
+    status_t s = nb_thread_create(self_process(), "utest", 5, &t->h);
+    if (s != OK)
+        return s;
+    t->stack = aligned_alloc(16, THREAD_STACK);
+    if (!t->stack) {
+        nb_handle_close(t->h);
+        return ERR_NO_MEMORY;
+    }
+    // As if called: the return address slot below a 16-byte aligned top.
+    uintptr_t sp = (uintptr_t)t->stack + THREAD_STACK - 8;
+    return nb_thread_start(t->h, (uintptr_t)fn, sp, a1, a2);
+}
+
+static status_t raw_thread_join(struct raw_thread *t)
+{
+    signals_t seen;
+    status_t s = nb_object_wait_one(t->h, SIGNAL_TERMINATED, nb_deadline_after(WAIT_LIMIT), &seen);
+    if (s == OK) // its stack is no longer in use
+        free(t->stack);
+    nb_handle_close(t->h);
+    return s;
+}
+
+// Answers `count` messages on ch with the same bytes reversed.
+__attribute__((noreturn, no_stack_protector)) static void echo_thread(uint64_t ch, uint64_t count)
+{
+    uint8_t buf[256] = {0}, out[256];
+    for (uint64_t n = 0; n < count; n++) {
+        signals_t seen;
+        struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+        if (nb_object_wait_one(ch, SIGNAL_READABLE, NB_DEADLINE_INFINITE, &seen) != OK ||
+            nb_channel_read(ch, &in) != OK)
+            break;
+        for (uint32_t i = 0; i < in.nbytes; i++)
+            out[i] = buf[in.nbytes - 1 - i];
+        struct nb_msg_out reply = {out, NULL, in.nbytes, 0};
+        nb_channel_write(ch, &reply);
+    }
+    nb_thread_exit();
+}
+
+// ---- Handles ----
+
+static void handle_duplicate_close_info(struct ktest *t)
+{
+    handle_t ev, dup, weak, repl;
+    struct nb_handle_info info;
+
+    ASSERT_OK(nb_event_create(&ev));
+    ASSERT_OK(nb_handle_info(ev, &info));
+    EXPECT_EQ(info.type, (uint32_t)OBJ_EVENT);
+    EXPECT_TRUE(info.rights & RIGHT_DUPLICATE);
+
+    ASSERT_OK(nb_handle_duplicate(ev, RIGHT_SAME_RIGHTS, &dup));
+    EXPECT_NE(dup, ev);
+    ASSERT_OK(nb_handle_info(dup, &info));
+    EXPECT_EQ(info.type, (uint32_t)OBJ_EVENT);
+
+    // Rights only go down.
+    ASSERT_OK(nb_handle_duplicate(ev, RIGHT_WAIT, &weak));
+    ASSERT_OK(nb_handle_info(weak, &info));
+    EXPECT_EQ(info.rights, RIGHT_WAIT);
+    handle_t x;
+    EXPECT_STATUS(nb_handle_duplicate(weak, RIGHT_WAIT, &x), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_handle_duplicate(ev, RIGHT_WRITE, &x), ERR_INVALID_ARGS);
+
+    // Replace kills the old value.
+    ASSERT_OK(nb_handle_replace(dup, RIGHT_SAME_RIGHTS, &repl));
+    EXPECT_STATUS(nb_handle_info(dup, &info), ERR_BAD_HANDLE);
+    EXPECT_OK(nb_handle_info(repl, &info));
+
+    // Signals cross handles of the same object.
+    signals_t seen = 0;
+    EXPECT_OK(nb_object_signal(ev, 0, SIGNAL_USER0));
+    EXPECT_OK(nb_object_wait_one(weak, SIGNAL_USER0, NB_DEADLINE_POLL, &seen));
+    EXPECT_TRUE(seen & SIGNAL_USER0);
+
+    EXPECT_OK(nb_handle_close(repl));
+    EXPECT_OK(nb_handle_close(weak));
+    EXPECT_OK(nb_handle_close(ev));
+    EXPECT_STATUS(nb_handle_close(ev), ERR_BAD_HANDLE);
+    EXPECT_STATUS(nb_handle_close(HANDLE_INVALID), ERR_BAD_HANDLE);
+    EXPECT_STATUS(nb_handle_close(0x7fffffff), ERR_BAD_HANDLE);
+}
+
+static void handle_wrong_type(struct ktest *t)
+{
+    handle_t ev;
+    ASSERT_OK(nb_event_create(&ev));
+    EXPECT_STATUS(nb_timer_set(ev, 0), ERR_WRONG_TYPE);
+    uint64_t size;
+    EXPECT_STATUS(nb_vmo_get_size(ev, &size), ERR_WRONG_TYPE);
+    EXPECT_OK(nb_handle_close(ev));
+    // A number beyond the native table.
+    EXPECT_STATUS(nb_sys(NB_SYSCALL_LAST, 0, 0, 0, 0, 0, 0), ERR_BAD_SYSCALL);
+}
+
+// ---- Channels ----
+
+static void channel_write_read(struct ktest *t)
+{
+    handle_t a, b, ev;
+    uint8_t buf[64];
+    handle_t got[4];
+    struct nb_handle_info info;
+
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(nb_event_create(&ev));
+    struct nb_msg_out out = {"ping", &ev, 4, 1};
+    ASSERT_OK(nb_channel_write(a, &out));
+    EXPECT_STATUS(nb_handle_info(ev, &info), ERR_BAD_HANDLE); // moved out
+
+    struct nb_msg_in small = {buf, got, 2, 4, 0, 0};
+    EXPECT_STATUS(nb_channel_read(b, &small), ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(small.nbytes, 4u);
+    EXPECT_EQ(small.nhandles, 1u);
+    struct nb_msg_in in = {buf, got, sizeof(buf), 4, 0, 0};
+    ASSERT_OK(nb_channel_read(b, &in));
+    EXPECT_EQ(in.nbytes, 4u);
+    EXPECT_TRUE(memcmp(buf, "ping", 4) == 0);
+    ASSERT_EQ(in.nhandles, 1u);
+    ASSERT_OK(nb_handle_info(got[0], &info));
+    EXPECT_EQ(info.type, (uint32_t)OBJ_EVENT);
+    EXPECT_STATUS(nb_channel_read(b, &in), ERR_SHOULD_WAIT);
+
+    EXPECT_OK(nb_handle_close(a));
+    EXPECT_STATUS(nb_channel_read(b, &in), ERR_PEER_CLOSED);
+    struct nb_msg_out bytes_only = {"late", NULL, 4, 0};
+    EXPECT_STATUS(nb_channel_write(b, &bytes_only), ERR_PEER_CLOSED);
+    EXPECT_OK(nb_handle_close(b));
+    EXPECT_OK(nb_handle_close(got[0]));
+}
+
+static void channel_between_threads(struct ktest *t)
+{
+    handle_t a, b;
+    struct raw_thread th;
+    static const char *const words[] = {"abc", "nimbus", "x"};
+
+    if (self_process() == HANDLE_INVALID)
+        KTEST_SKIP("no self handle");
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(raw_thread_start(&th, echo_thread, b, ARRAY_SIZE(words)));
+    for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+        char buf[32];
+        signals_t seen;
+        size_t len = strlen(words[i]);
+        struct nb_msg_out out = {words[i], NULL, (uint32_t)len, 0};
+        struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+        ASSERT_OK(nb_channel_write(a, &out));
+        ASSERT_OK(nb_object_wait_one(a, SIGNAL_READABLE, nb_deadline_after(WAIT_LIMIT), &seen));
+        ASSERT_OK(nb_channel_read(a, &in));
+        ASSERT_EQ(in.nbytes, (uint32_t)len);
+        for (size_t j = 0; j < len; j++)
+            EXPECT_EQ(buf[j], words[i][len - 1 - j]);
+    }
+    EXPECT_OK(raw_thread_join(&th));
+    EXPECT_OK(nb_handle_close(a));
+    EXPECT_OK(nb_handle_close(b));
+}
+
+// A log server on a thread, called through the generated client stub and the
+// channel transport (NB_SYS_CHANNEL_CALL).
+static status_t fake_log_read(void *ctx, uint64_t seq, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    return log_read_response_encode(reply, OK, seq + 1, 1234, 6, "line", 4);
+}
+
+__attribute__((noreturn, no_stack_protector)) static void log_server_thread(uint64_t ch,
+                                                                            uint64_t count)
+{
+    static const struct log_server_ops ops = {.read = fake_log_read};
+    uint8_t req_buf[LOG_MAX_MSG_BYTES] = {0}, reply_buf[LOG_MAX_MSG_BYTES] = {0};
+    for (uint64_t n = 0; n < count; n++) {
+        signals_t seen;
+        struct nb_msg_in req = {req_buf, NULL, sizeof(req_buf), 0, 0, 0};
+        struct nb_msg_in reply = {reply_buf, NULL, sizeof(reply_buf), 0, 0, 0};
+        if (nb_object_wait_one(ch, SIGNAL_READABLE, NB_DEADLINE_INFINITE, &seen) != OK ||
+            nb_channel_read(ch, &req) != OK || log_dispatch(&ops, NULL, &req, &reply) != OK)
+            break;
+        struct nb_msg_out out = {reply.bytes, NULL, reply.nbytes, 0};
+        nb_channel_write(ch, &out);
+    }
+    nb_thread_exit();
+}
+
+static void transport_call(struct ktest *t)
+{
+    handle_t a, b;
+    struct raw_thread th;
+    struct nb_channel_transport ct;
+    uint8_t buf[LOG_MAX_MSG_BYTES];
+
+    if (self_process() == HANDLE_INVALID)
+        KTEST_SKIP("no self handle");
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(raw_thread_start(&th, log_server_thread, b, 2));
+    nb_channel_transport_init(&ct, a, buf, sizeof(buf));
+    ct.timeout_ns = WAIT_LIMIT;
+    for (uint64_t seq = 7; seq < 9; seq++) {
+        status_t st;
+        uint64_t next, ts;
+        uint32_t level, len;
+        const char *line;
+        ASSERT_OK(log_read(&ct.tr, seq, &st, &next, &ts, &level, &line, &len));
+        EXPECT_OK(st);
+        EXPECT_EQ(next, seq + 1);
+        EXPECT_EQ(ts, 1234u);
+        EXPECT_EQ(level, 6u);
+        ASSERT_EQ(len, 4u);
+        EXPECT_TRUE(memcmp(line, "line", 4) == 0);
+    }
+    EXPECT_OK(raw_thread_join(&th));
+    nb_handle_close(a);
+    nb_handle_close(b);
+}
+
+// ---- Ports, timers and the event loop ----
+
+static void port_wait_timer(struct ktest *t)
+{
+    handle_t port, timer;
+    struct nb_port_packet pkt;
+
+    ASSERT_OK(nb_port_create(&port));
+    ASSERT_OK(nb_timer_create(&timer));
+    uint64_t deadline = nb_deadline_after(20 * NB_NSEC_PER_MSEC);
+    ASSERT_OK(nb_timer_set(timer, deadline));
+    ASSERT_OK(nb_object_wait_async(timer, port, 0x1234, SIGNAL_SIGNALED, PORT_BIND_ONCE));
+    EXPECT_STATUS(nb_port_wait(port, NB_DEADLINE_POLL, &pkt), ERR_TIMED_OUT);
+    ASSERT_OK(nb_port_wait(port, nb_deadline_after(WAIT_LIMIT), &pkt));
+    EXPECT_GE(nb_now(), deadline);
+    EXPECT_EQ(pkt.key, 0x1234u);
+    EXPECT_EQ(pkt.type, (uint32_t)PORT_PACKET_SIGNAL_ONCE);
+    EXPECT_TRUE(pkt.signal.observed & SIGNAL_SIGNALED);
+    // ONCE: nothing more.
+    EXPECT_STATUS(nb_port_wait(port, nb_deadline_after(NB_NSEC_PER_MSEC), &pkt), ERR_TIMED_OUT);
+
+    // A user packet comes back as queued.
+    struct nb_port_packet user = {.key = 99, .type = PORT_PACKET_USER, .user = {{1, 2, 3, 4}}};
+    ASSERT_OK(nb_port_queue(port, &user));
+    ASSERT_OK(nb_port_wait(port, NB_DEADLINE_POLL, &pkt));
+    EXPECT_EQ(pkt.key, 99u);
+    EXPECT_EQ(pkt.user.u64[3], 4u);
+    nb_handle_close(timer);
+    nb_handle_close(port);
+}
+
+struct loop_record {
+    char order[16];
+    int n;
+};
+
+static void note(struct loop_record *r, char c)
+{
+    if (r->n < (int)sizeof(r->order) - 1)
+        r->order[r->n++] = c;
+}
+
+static void on_task(struct nb_loop *loop, struct nb_task *task)
+{
+    (void)loop;
+    note(task->ctx, 'T');
+}
+
+static void on_timer(struct nb_loop *loop, struct nb_loop_timer *tm)
+{
+    note(tm->ctx, 'Z');
+    nb_loop_quit(loop);
+}
+
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    char buf[8];
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    (void)loop;
+    while (nb_channel_read(w->channel, &in) == OK)
+        note(w->ctx, 'R');
+}
+
+static void on_peer_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    note(w->ctx, 'C');
+}
+
+static void event_loop(struct ktest *t)
+{
+    struct nb_loop loop;
+    struct loop_record rec = {0};
+    struct nb_task task = {.fn = on_task, .ctx = &rec};
+    struct nb_loop_timer tm;
+    handle_t a, b;
+
+    ASSERT_OK(nb_loop_init(&loop));
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    struct nb_channel_watch w = {
+        .channel = b, .on_readable = on_readable, .on_peer_closed = on_peer_closed, .ctx = &rec};
+    struct nb_msg_out out = {"m", NULL, 1, 0};
+    ASSERT_OK(nb_channel_write(a, &out));
+    ASSERT_OK(nb_channel_write(a, &out));
+    ASSERT_OK(nb_channel_watch_start(&loop, &w));
+    ASSERT_OK(nb_task_post(&loop, &task));
+    EXPECT_STATUS(nb_task_post(&loop, &task), ERR_BAD_STATE);
+    ASSERT_OK(nb_loop_timer_init(&tm, on_timer, &rec));
+    ASSERT_OK(nb_loop_timer_start(&loop, &tm, nb_deadline_after(30 * NB_NSEC_PER_MSEC)));
+    nb_handle_close(a); // the watch reports it after the messages
+
+    EXPECT_OK(nb_loop_run(&loop, nb_deadline_after(WAIT_LIMIT)));
+    rec.order[rec.n] = 0;
+    // Both messages were read in one callback, the peer's going after them,
+    // the task whenever its packet came, the timer last.
+    char without_task[16];
+    int k = 0;
+    for (int i = 0; i < rec.n; i++)
+        if (rec.order[i] != 'T')
+            without_task[k++] = rec.order[i];
+    without_task[k] = 0;
+    EXPECT_STREQ(without_task, "RRCZ");
+    EXPECT_TRUE(strchr(rec.order, 'T') != NULL);
+    EXPECT_FALSE(w.active);
+
+    // A stopped timer never fires.
+    ASSERT_OK(nb_loop_timer_start(&loop, &tm, nb_deadline_after(NB_NSEC_PER_MSEC)));
+    ASSERT_OK(nb_loop_timer_stop(&loop, &tm));
+    EXPECT_STATUS(nb_loop_run(&loop, nb_deadline_after(20 * NB_NSEC_PER_MSEC)), ERR_TIMED_OUT);
+    nb_loop_timer_destroy(&loop, &tm);
+    nb_handle_close(b);
+    nb_loop_destroy(&loop);
+}
+
+// ---- Memory ----
+
+static void vmo_read_write(struct ktest *t)
+{
+    handle_t vmo;
+    uint64_t size;
+    char buf[8] = {0};
+
+    ASSERT_OK(nb_vmo_create(3 * PAGE + 100, &vmo));
+    ASSERT_OK(nb_vmo_get_size(vmo, &size));
+    EXPECT_GE(size, 3 * PAGE + 100u);
+    ASSERT_OK(nb_vmo_read(vmo, buf, PAGE, sizeof(buf))); // untouched: zeros
+    EXPECT_EQ(buf[0], 0);
+    ASSERT_OK(nb_vmo_write(vmo, "across", PAGE - 3, 6)); // spans two pages
+    ASSERT_OK(nb_vmo_read(vmo, buf, PAGE - 3, 6));
+    EXPECT_TRUE(memcmp(buf, "across", 6) == 0);
+    EXPECT_STATUS(nb_vmo_read(vmo, buf, size - 2, 4), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_vmo_write(vmo, buf, UINT64_MAX - 1, 4), ERR_OUT_OF_RANGE);
+    ASSERT_OK(nb_vmo_set_size(vmo, PAGE));
+    EXPECT_STATUS(nb_vmo_read(vmo, buf, PAGE, 1), ERR_OUT_OF_RANGE);
+    ASSERT_OK(nb_vmo_read(vmo, buf, PAGE - 3, 3));
+    EXPECT_TRUE(memcmp(buf, "acr", 3) == 0);
+    nb_handle_close(vmo);
+}
+
+static void vmo_map(struct ktest *t)
+{
+    handle_t vmo, ro;
+    uintptr_t addr = 0;
+    char buf[8];
+
+    ASSERT_OK(nb_vmo_create(2 * PAGE, &vmo));
+    ASSERT_OK(nb_vm_map(HANDLE_INVALID, vmo, 0, 2 * PAGE, NB_VM_READ | NB_VM_WRITE, &addr));
+    ASSERT_NE(addr, 0u);
+    EXPECT_EQ(addr % PAGE, 0u);
+    volatile char *p = (volatile char *)addr;
+    p[PAGE + 1] = 'm';
+    ASSERT_OK(nb_vmo_read(vmo, buf, PAGE + 1, 1));
+    EXPECT_EQ(buf[0], 'm');
+    ASSERT_OK(nb_vmo_write(vmo, "w", 5, 1));
+    EXPECT_EQ(p[5], 'w');
+    EXPECT_OK(nb_vm_unmap(HANDLE_INVALID, addr, 2 * PAGE));
+
+    // W^X, and rights: MAP with WRITE needs WRITE on the handle.
+    uintptr_t a2 = 0;
+    EXPECT_NE(nb_vm_map(HANDLE_INVALID, vmo, 0, PAGE, NB_VM_WRITE | NB_VM_EXEC, &a2), OK);
+    ASSERT_OK(nb_handle_duplicate(vmo, RIGHT_READ | RIGHT_MAP, &ro));
+    EXPECT_STATUS(nb_vm_map(HANDLE_INVALID, ro, 0, PAGE, NB_VM_READ | NB_VM_WRITE, &a2),
+                  ERR_ACCESS_DENIED);
+    EXPECT_OK(nb_vm_map(HANDLE_INVALID, ro, 0, PAGE, NB_VM_READ, &a2));
+    EXPECT_EQ(((volatile char *)a2)[5], 'w');
+    EXPECT_OK(nb_vm_unmap(HANDLE_INVALID, a2, PAGE));
+    nb_handle_close(ro);
+    nb_handle_close(vmo);
+}
+
+// ---- Bad pointers: a status, never a crash ----
+
+static void bad_pointers(struct ktest *t)
+{
+    static const uintptr_t bad[] = {
+        8,                         // page zero
+        0xffffffff80000000ull,     // kernel half
+        0x0000800000000000ull,     // non-canonical
+        0x00007ffffffffffcull,     // straddles the top of user space
+        (uintptr_t)&readonly_info, // read-only for an output
+    };
+    handle_t ev, a, b, vmo;
+
+    ASSERT_OK(nb_event_create(&ev));
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(nb_vmo_create(PAGE, &vmo));
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        void *p = (void *)bad[i];
+        EXPECT_STATUS(nb_handle_info(ev, p), ERR_INVALID_ARGS);
+        EXPECT_STATUS(nb_vmo_read(vmo, p, 0, 16), ERR_INVALID_ARGS);
+        EXPECT_STATUS(nb_vmo_get_size(vmo, p), ERR_INVALID_ARGS);
+        EXPECT_STATUS(nb_port_create(p), ERR_INVALID_ARGS);
+        if (bad[i] == (uintptr_t)&readonly_info)
+            continue; // readable: fine as an input
+        EXPECT_STATUS(nb_vmo_write(vmo, p, 0, 16), ERR_INVALID_ARGS);
+        EXPECT_STATUS(nb_channel_write(a, p), ERR_INVALID_ARGS);
+        struct nb_msg_out out = {p, NULL, 16, 0};
+        EXPECT_STATUS(nb_channel_write(a, &out), ERR_INVALID_ARGS);
+        EXPECT_STATUS(nb_debug_write(p, 16), ERR_INVALID_ARGS);
+        handle_t proc;
+        EXPECT_STATUS(nb_process_create(p, 4, &proc), ERR_INVALID_ARGS);
+    }
+    // Nothing was sent by the refused writes.
+    char buf[16];
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    EXPECT_STATUS(nb_channel_read(b, &in), ERR_SHOULD_WAIT);
+    nb_handle_close(vmo);
+    nb_handle_close(a);
+    nb_handle_close(b);
+    nb_handle_close(ev);
+}
+
+// ---- Processes ----
+
+static struct nb_initrd initrd;
+static bool have_initrd;
+
+static status_t start(const char *path, const char *arg, const uint32_t *roles, const handle_t *hs,
+                      uint32_t n, handle_t *proc)
+{
+    const char *argv[] = {path, arg, NULL};
+    struct nb_spawn sp = {
+        .name = "utest-child", .argv = argv, .roles = roles, .handles = hs, .nhandles = n};
+    status_t s = nb_initrd_find(&initrd, path, &sp.elf, &sp.elf_size);
+    if (s != OK)
+        return s;
+    return nb_spawn(&sp, proc);
+}
+
+static status_t run_to_end(const char *path, const char *arg, struct nb_process_info *info)
+{
+    handle_t proc;
+    status_t s = start(path, arg, NULL, NULL, 0, &proc);
+    if (s != OK)
+        return s;
+    s = nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), info);
+    if (s == ERR_TIMED_OUT)
+        nb_task_kill(proc);
+    nb_handle_close(proc);
+    return s;
+}
+
+static void process_exit_status(struct ktest *t)
+{
+    struct nb_process_info info;
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    ASSERT_OK(run_to_end("/bin/hello", NULL, &info));
+    EXPECT_EQ(info.state, (uint32_t)NB_PROCESS_DEAD);
+    EXPECT_EQ(info.flags, 0u);
+    EXPECT_EQ(info.exit_code, 0);
+    ASSERT_OK(run_to_end("/test/crash", NULL, &info)); // usage: exit(1)
+    EXPECT_EQ(info.state, (uint32_t)NB_PROCESS_DEAD);
+    EXPECT_EQ(info.flags, 0u);
+    EXPECT_EQ(info.exit_code, 1);
+    EXPECT_STATUS(run_to_end("/etc/init.manifest", NULL, &info), ERR_BAD_FORMAT);
+    EXPECT_STATUS(run_to_end("/no/such/program", NULL, &info), ERR_NOT_FOUND);
+}
+
+static void channel_to_child_process(struct ktest *t)
+{
+    handle_t a, b, proc;
+    uint32_t role = BOOTSTRAP_ROLE_USER0;
+    struct nb_process_info info;
+    char buf[32];
+    signals_t seen;
+
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(start(self_path, "--child=echo", &role, &b, 1, &proc));
+    struct nb_msg_out out = {"hello child", NULL, 11, 0};
+    ASSERT_OK(nb_channel_write(a, &out));
+    ASSERT_OK(nb_object_wait_one(a, SIGNAL_READABLE, nb_deadline_after(WAIT_LIMIT), &seen));
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    ASSERT_OK(nb_channel_read(a, &in));
+    ASSERT_EQ(in.nbytes, 11u);
+    EXPECT_TRUE(memcmp(buf, "dlihc olleh", 11) == 0);
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+    EXPECT_EQ(info.state, (uint32_t)NB_PROCESS_DEAD);
+    EXPECT_EQ(info.exit_code, 0);
+    // The child's end went with it.
+    EXPECT_OK(nb_object_wait_one(a, SIGNAL_PEER_CLOSED, NB_DEADLINE_POLL, &seen));
+    nb_handle_close(proc);
+    nb_handle_close(a);
+}
+
+// The child side: echo one message reversed on the channel given as user0.
+static int child_echo(void)
+{
+    handle_t ch = nb_bootstrap_take(BOOTSTRAP_ROLE_USER0);
+    if (ch == HANDLE_INVALID)
+        return 10;
+    uint8_t buf[64], out[64];
+    signals_t seen;
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    if (nb_object_wait_one(ch, SIGNAL_READABLE, nb_deadline_after(WAIT_LIMIT), &seen) != OK ||
+        nb_channel_read(ch, &in) != OK)
+        return 11;
+    for (uint32_t i = 0; i < in.nbytes; i++)
+        out[i] = buf[in.nbytes - 1 - i];
+    struct nb_msg_out msg = {out, NULL, in.nbytes, 0};
+    return nb_channel_write(ch, &msg) == OK ? 0 : 12;
+}
+
+// ---- Faults: the process dies, the kernel and this test go on ----
+
+struct crash_case {
+    const char *mode;
+    int64_t exit_code; // NB_EXIT_FAULT_*
+};
+
+static void expect_crashes(struct ktest *t, const struct crash_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct nb_process_info info;
+        status_t s = run_to_end("/test/crash", c[i].mode, &info);
+        if (s != OK) {
+            ktest_fail(t, __FILE__, __LINE__, "crash %s: %s", c[i].mode, status_str(s));
+            continue;
+        }
+        if (info.state != NB_PROCESS_DEAD || !(info.flags & NB_PROCESS_FAULTED) ||
+            info.exit_code != c[i].exit_code) {
+            char how[160];
+            nb_process_describe(&info, how, sizeof(how));
+            ktest_fail(t, __FILE__, __LINE__, "crash %s: %s, expected a fault with exit code %lld",
+                       c[i].mode, how, (long long)c[i].exit_code);
+        }
+    }
+}
+
+static void crash_memory_faults(struct ktest *t)
+{
+    static const struct crash_case c[] = {
+        {"null-read", NB_EXIT_FAULT_SEGV},    {"null-write", NB_EXIT_FAULT_SEGV},
+        {"rodata-write", NB_EXIT_FAULT_SEGV}, {"exec-data", NB_EXIT_FAULT_SEGV},
+        {"exec-stack", NB_EXIT_FAULT_SEGV},   {"kernel-read", NB_EXIT_FAULT_SEGV},
+        {"noncanonical", NB_EXIT_FAULT_SEGV}, {"stack-overflow", NB_EXIT_FAULT_SEGV},
+    };
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    expect_crashes(t, c, ARRAY_SIZE(c));
+}
+
+static void crash_other_exceptions(struct ktest *t)
+{
+    static const struct crash_case c[] = {
+        {"divide", NB_EXIT_FAULT_FPE},
+        {"ud2", NB_EXIT_FAULT_ILL},
+    };
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    expect_crashes(t, c, ARRAY_SIZE(c));
+}
+
+KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wrong_type),
+            KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
+            KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
+            KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
+            KTEST_CASE(process_exit_status), KTEST_CASE(channel_to_child_process),
+            KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--child=echo"))
+        return child_echo();
+    if (argc > 0 && argv[0][0])
+        self_path = argv[0];
+    handle_t rd = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
+    have_initrd = rd != HANDLE_INVALID && nb_initrd_open(&initrd, rd) == OK;
+    return ktest_run(argc > 1 ? argv[1] : NULL);
+}

@@ -1,0 +1,145 @@
+# User space: libnimbus, init and the test programs, built with Debian's musl
+# (musl-gcc -static), and the initrd made from them (tools/mkinitrd.py).
+#
+# Include from the top Makefile after proto/proto.mk (this file uses
+# PROTO_NAMES, PROTO_GEN and WARN, and adds prerequisites to two host test
+# objects). Targets: `user` (libnimbus and programs), `user-host-tests`
+# (user-space logic under ASan/UBSan on the host), $(INITRD).
+
+USER_CC    := musl-gcc
+USER_BUILD := $(BUILD)/user
+USER_KINC  := $(USER_BUILD)/kinc
+LIBNIMBUS  := $(USER_BUILD)/libnimbus.a
+
+# Kernel library files libnimbus builds too. They may include only these
+# kernel headers (copied to $(USER_KINC), so the build catches anything else).
+USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c
+USER_KTEST_C := kernel/lib/ktest.c kernel/lib/printf.c
+USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h
+USER_KINC_H := $(addprefix $(USER_KINC)/,$(USER_KLIB_H))
+
+USER_INCS   := -Iuser/lib/include -Iinclude -I$(BUILD)/gen -I$(USER_KINC)
+USER_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(USER_INCS) -fno-omit-frame-pointer -MMD -MP
+# nb_start (user/lib/start.S) saves the bootstrap handle, then runs musl's _start.
+USER_LDFLAGS := -static -Wl,-u,nb_start -Wl,-e,nb_start -Wl,-z,noexecstack
+
+# The bootstrap protocol lives in user/lib/proto/ until proto/ has it.
+ifeq ($(wildcard proto/bootstrap.nidl),)
+USER_PROTO_NAMES := $(PROTO_NAMES) bootstrap
+$(PROTO_GEN)/bootstrap.h: user/lib/proto/bootstrap.nidl $(PROTO_GENERATOR)
+	@mkdir -p $(dir $@)
+	@echo "  IDLGEN  $<"
+	$(Q)$(PY) proto/idlgen.py --abi include/nimbus --out $(PROTO_GEN) $<
+	$(Q)touch $@
+$(PROTO_GEN)/bootstrap.c: $(PROTO_GEN)/bootstrap.h ;
+else
+USER_PROTO_NAMES := $(PROTO_NAMES)
+endif
+USER_PROTO_H := $(patsubst %,$(PROTO_GEN)/%.h,$(USER_PROTO_NAMES))
+USER_PROTO_C := $(patsubst %,$(PROTO_GEN)/%.c,$(USER_PROTO_NAMES))
+
+LIBNIMBUS_SRC := $(sort $(wildcard user/lib/*.c)) $(USER_KLIB_C) $(USER_PROTO_C) user/lib/start.S
+LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
+USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
+
+# Programs: name, sources, and where the initrd has them.
+USER_PROGS := init hello utest crash
+init_SRC   := $(sort $(wildcard user/init/*.c))
+hello_SRC  := user/tests/hello.c
+utest_SRC  := user/tests/utest.c
+crash_SRC  := user/tests/crash.c
+init_PATH  := init
+hello_PATH := bin/hello
+utest_PATH := test/utest
+crash_PATH := test/crash
+# Test programs print KTAP with the kernel's KTEST runner.
+hello_KTEST := 1
+utest_KTEST := 1
+
+USER_BINS := $(patsubst %,$(USER_BUILD)/bin/%,$(USER_PROGS))
+
+.PHONY: user user-host-tests
+user: $(LIBNIMBUS) $(USER_BINS)
+
+.SECONDARY: $(USER_KINC_H)
+$(USER_KINC)/lib/%.h: kernel/include/lib/%.h
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+
+$(USER_BUILD)/obj/%.c.o: %.c | $(USER_KINC_H) $(USER_PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  USERCC  $<"
+	$(Q)$(USER_CC) $(USER_CFLAGS) -c $< -o $@
+
+$(USER_BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  USERAS  $<"
+	$(Q)$(USER_CC) $(USER_INCS) -MMD -MP -c $< -o $@
+
+$(LIBNIMBUS): $(LIBNIMBUS_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define user_prog
+$(USER_BUILD)/bin/$(1): $(patsubst %,$(USER_BUILD)/obj/%.o,$($(1)_SRC)) $(if $($(1)_KTEST),$(USER_KTEST_OBJ)) $(LIBNIMBUS)
+	@mkdir -p $$(dir $$@)
+	@echo "  USERLD  $$@"
+	$(Q)$(USER_CC) $(USER_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIBNIMBUS)
+endef
+$(foreach p,$(USER_PROGS),$(eval $(call user_prog,$(p))))
+
+# ---- The initrd: initrd/ (plain files such as etc/init.manifest) plus the
+# programs, packed reproducibly (sorted, owner 0, mtime 0).
+# Programs go in stripped (build/user/bin keeps the symbols for gdb).
+INITRD_FILES := $(shell find initrd -type f 2>/dev/null)
+USER_STRIPPED := $(patsubst %,$(USER_BUILD)/stripped/%,$(USER_PROGS))
+$(USER_BUILD)/stripped/%: $(USER_BUILD)/bin/%
+	@mkdir -p $(dir $@)
+	$(Q)strip -o $@ $<
+
+$(INITRD): $(USER_STRIPPED) $(INITRD_FILES) tools/mkinitrd.py
+	@mkdir -p $(dir $@)
+	@echo "  CPIO    $@"
+	$(Q)$(PY) tools/mkinitrd.py -o $@ --root initrd \
+		$(foreach p,$(USER_PROGS),--file $($(p)_PATH)=$(USER_BUILD)/stripped/$(p))
+
+# ---- Samples for the kernel's host tests: an archive written by Debian's
+# cpio (suite cpio) and a real musl program with readelf's view of it (elf).
+USER_SAMPLE_DIR := $(USER_BUILD)/cpio-sample
+$(BUILD)/gen/cpio_sample.h: user/tools/carray.py
+	@mkdir -p $(dir $@) $(USER_SAMPLE_DIR)/etc $(USER_SAMPLE_DIR)/bin
+	$(Q)printf 'hello /bin/hello\n' > $(USER_SAMPLE_DIR)/etc/init.manifest
+	$(Q)printf '' > $(USER_SAMPLE_DIR)/bin/empty
+	$(Q)printf 'odd size!' > $(USER_SAMPLE_DIR)/bin/odd
+	$(Q)cd $(USER_SAMPLE_DIR) && find . | LC_ALL=C sort | \
+		cpio --quiet -o -H newc --reproducible > ../cpio-sample.cpio
+	$(Q)$(PY) user/tools/carray.py --cpio $(USER_BUILD)/cpio-sample.cpio \
+		--root $(USER_SAMPLE_DIR) -o $@
+
+$(BUILD)/gen/user_elf_sample.h: $(USER_BUILD)/bin/hello user/tools/carray.py
+	@mkdir -p $(dir $@)
+	$(Q)$(PY) user/tools/carray.py --elf $< -o $@
+
+$(BUILD)/host/kernel/lib/cpio_test.c.o: $(BUILD)/gen/cpio_sample.h
+$(BUILD)/host/kernel/lib/elf_test.c.o: $(BUILD)/gen/user_elf_sample.h
+
+# ---- User-space logic on the host (gcc, ASan, UBSan): manifest parser,
+# loop keys and bootstrap roles, with the kernel's KTEST runner.
+USER_HOST_TEST := $(USER_BUILD)/host/user-host-tests
+USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/tests/ktest_output.c \
+                 $(sort $(wildcard user/tests/host/*.c)) $(USER_KTEST_C) kernel/lib/status.c
+USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
+USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iinclude \
+                    -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \
+                    -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
+
+$(USER_BUILD)/host/%.c.o: %.c | $(USER_KINC_H) $(USER_PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $<"
+	$(Q)$(CC) $(USER_HOST_CFLAGS) -c $< -o $@
+
+$(USER_HOST_TEST): $(USER_HOST_OBJ)
+	@echo "  HOSTLD  $@"
+	$(Q)$(CC) $(USER_HOST_CFLAGS) -o $@ $^
+
+user-host-tests: $(USER_HOST_TEST)
