@@ -102,12 +102,30 @@ def run_kbench(name: str, accel: str, icount: bool, timeout: float, machine: str
     return {"name": name, "accel": accel, "icount": icount, "ok": r.stopped, "cases": cases}
 
 
+UBENCH_RE = re.compile(r"ubench: (\S+) median_ns=(\d+) min_ns=(\d+) max_ns=(\d+) "
+                       r"median_cycles=(\d+)")
+
+
+def run_ubench(name: str, accel: str, icount: bool, timeout: float, machine: str,
+               memory: str) -> dict:
+    """One boot where init runs etc/bench.manifest: the user-space probes
+    (test/ubench) print one line each."""
+    r = nl.boot(timeout, until=re.compile(r"ubench: done"), machine=machine, memory=memory,
+                accel=accel, icount=icount, append="quiet init.arg=etc/bench.manifest")
+    cases = {}
+    for m in UBENCH_RE.finditer(r.output):
+        cases[m.group(1)] = {"median_ns": int(m.group(2)), "min_ns": int(m.group(3)),
+                             "max_ns": int(m.group(4)), "median_cycles": int(m.group(5))}
+    return {"name": name, "accel": accel, "icount": icount, "ok": r.stopped, "cases": cases}
+
+
 def print_kbench(results: List[dict]) -> None:
     for k in results:
         unit = "instructions" if k["icount"] else "ns"
-        print(f"\nkernel primitives, {k['name']} (kbench, 11 rounds; median / min / max {unit})")
+        what = k.get("what", "kernel primitives (kbench")
+        print(f"\n{what}, {k['name']}, 11 rounds; median / min / max {unit})")
         if not k["ok"]:
-            print("  ! the kbench boot did not finish")
+            print("  ! the boot did not finish")
         for case, v in k["cases"].items():
             if k["icount"]:
                 print(f"  {case:<22}{v['median_cycles']:>12,}")
@@ -189,6 +207,14 @@ def main(argv=None) -> int:
         timeout = args.kvm_timeout if accel == "kvm" else args.timeout
         kbench.append(run_kbench(name, accel, icount, timeout, args.machine, args.memory))
     print_kbench(kbench)
+    ubench = []
+    for name, accel, icount in plan:
+        if accel == "kvm" and not nl.host_has_hw_virt():
+            continue  # nested software KVM: user mode cannot run there (REFERENCE.md)
+        ub = run_ubench(name, accel, icount, args.timeout * 3, args.machine, args.memory)
+        ub["what"] = "user-space paths (test/ubench"
+        ubench.append(ub)
+    print_kbench(ubench)
     doc = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu_model": nl.cpu_model(), "cpus": os.cpu_count(),
@@ -198,6 +224,7 @@ def main(argv=None) -> int:
         "append": "noinit",
         "series": series,
         "kbench": kbench,
+        "ubench": ubench,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

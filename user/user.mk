@@ -43,18 +43,23 @@ LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
 USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
 
 # Programs: name, sources, and where the initrd has them.
-USER_PROGS := init hello utest crash
+USER_PROGS := init hello utest crash pthreads ubench
 init_SRC   := $(sort $(wildcard user/init/*.c))
 hello_SRC  := user/tests/hello.c
 utest_SRC  := user/tests/utest.c
 crash_SRC  := user/tests/crash.c
+pthreads_SRC := user/tests/pthreads.c
 init_PATH  := init
 hello_PATH := bin/hello
 utest_PATH := test/utest
 crash_PATH := test/crash
+pthreads_PATH := test/pthreads
+ubench_SRC := user/tests/ubench.c
+ubench_PATH := test/ubench
 # Test programs print KTAP with the kernel's KTEST runner.
 hello_KTEST := 1
 utest_KTEST := 1
+pthreads_KTEST := 1
 
 USER_BINS := $(patsubst %,$(USER_BUILD)/bin/%,$(USER_PROGS))
 

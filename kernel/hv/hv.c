@@ -4,7 +4,9 @@
 #include "hv/hyperv.h"
 #include "hv/kvm.h"
 #include "hv/xen.h"
+#include "arch.h"
 #include "lib/printk.h"
+#include "sched/clock.h"
 
 #define BOOT_LINE_MAX 512
 
@@ -58,6 +60,28 @@ status_t hv_feature_set_used(enum hv_feature f)
 void hv_report(void (*print)(const char *line, void *ctx), void *ctx)
 {
     hv_info_report(&hv_info, print, ctx);
+}
+
+static void print_hvinfo_line(const char *line, void *ctx)
+{
+    pr_info("hvinfo: %s", line);
+}
+
+// Steal time of every CPU that registered its area, when KVM's is in use.
+static void print_steal_times(void)
+{
+    if (!hv_info.features[HV_FEAT_KVM_STEAL_TIME].used)
+        return;
+    for (unsigned cpu = 0; cpu < arch_cpu_count(); cpu++)
+        if (arch_cpu_online(cpu))
+            pr_info("hvinfo: steal time: cpu%u %llu ns", cpu, (unsigned long long)hv_steal_ns(cpu));
+}
+
+void hv_print_report(void)
+{
+    hv_report(print_hvinfo_line, NULL);
+    pr_info("hvinfo: clock: %s", clock_source_name());
+    print_steal_times();
 }
 
 void hv_boot_line(char *buf, size_t n)

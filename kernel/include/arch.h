@@ -79,10 +79,21 @@ void arch_prepare_switch(uint64_t kstack_top, paddr_t root, uint64_t fs_base);
 // Saves the user TLS base of the thread being switched away from.
 uint64_t arch_read_fs_base(void);
 
-// Enters user mode at `entry` with stack `stack`, rdi = arg1, rsi = arg2 and
-// every other register zero. Does not return; the thread comes back into the
-// kernel through system calls, interrupts and faults.
-__noreturn void arch_enter_user(uint64_t entry, uint64_t stack, uint64_t arg1, uint64_t arg2);
+// The user registers of a thread: what it enters user mode with, and what a
+// Linux clone copies from the calling thread.
+struct user_regs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags; // only the arithmetic flags and DF are kept
+};
+
+// Enters user mode with the registers in *r (interrupts enabled there). Does
+// not return; the thread comes back into the kernel through system calls,
+// interrupts and faults.
+__noreturn void arch_enter_user_frame(const struct user_regs *r);
+// The user registers of the calling thread as they were at the system call
+// it is in now (only valid inside a system call handler).
+void arch_user_regs_current(struct user_regs *out);
 
 // The floating-point and vector registers of a user thread (FXSAVE image).
 struct arch_fpu {

@@ -22,6 +22,7 @@
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sched/clockcheck.h"
 #include "sys/init_launch.h"
 #include "sys/process.h"
 #include "sched/thread.h"
@@ -216,7 +217,8 @@ static __noreturn void kmain_guarded(void)
     acpi_init(); // ERR_NOT_FOUND: the VMM gave no ACPI tables (already reported)
     arch_irq_init_controllers();
     hv_init_late(); // kvmclock, steal time, PV EOI, PV IPIs (needs the memory manager)
-    rtc_init();     // the wall clock from the CMOS RTC, unless the hypervisor gave one
+    hv_print_report();
+    rtc_init(); // the wall clock from the CMOS RTC, unless the hypervisor gave one
     if (ktimer_init_hw() != OK)
         panic("timer: cannot run without a one-shot timer");
     sched_init();
@@ -238,6 +240,7 @@ static __noreturn void kmain_guarded(void)
     if (want_reboot)
         power_reboot();
     pr_info("nimbus: ready. Press Ctrl-A X to leave QEMU.");
+    clockcheck_run();
     run_init();
     for (;;)
         thread_sleep_ns(3600ull * 1000000000ull);

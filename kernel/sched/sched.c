@@ -501,6 +501,7 @@ static int idle_main(void *arg)
     struct runqueue *rq = this_rq();
     for (;;) {
         irqstate_t s = spin_lock_irqsave(&rq->lock);
+        rq->stats.idle_loops++;
         if (!rq->ready_mask)
             steal_work(rq);
         if (rq->ready_mask) {
@@ -508,7 +509,6 @@ static int idle_main(void *arg)
             spin_unlock_irqrestore(&rq->lock, s);
             continue;
         }
-        rq->stats.idle_loops++;
         spin_unlock(&rq->lock);
         arch_idle(); // interrupts on, halt until one arrives
     }

@@ -304,7 +304,7 @@ static uint64_t ring_hops(struct ring *r)
 }
 
 // Runs `tokens` tokens around the ring for `ns`; false if it stalled for
-// half a second (a lost wake-up stops a lone token for good).
+// 0.7 s (a lost wake-up stops a lone token for good).
 static bool ring_watch(struct ring *r, uint64_t ns)
 {
     uint64_t end = now() + ns, last = 0, still = 0;
@@ -313,7 +313,7 @@ static bool ring_watch(struct ring *r, uint64_t ns)
         uint64_t h = ring_hops(r);
         still = h == last ? still + 50 * MS : 0;
         last = h;
-        if (still >= 500 * MS)
+        if (still >= 700 * MS)
             return false;
     }
     return true;
@@ -439,7 +439,7 @@ static void wake_idle_cpu(struct ktest *t)
     status_t jst = thread_join(th, now() + 5 * SECOND, NULL);
     ASSERT_OK(jst);
     EXPECT_OK(s.result);
-    EXPECT_LT(s.woken_at - woke, 100 * MS);
+    EXPECT_LT(s.woken_at - woke, SECOND); // (without the IPI: never)
 }
 
 static void smp_wake_up_reaches_idle_cpu(struct ktest *t)
@@ -664,7 +664,7 @@ static void smp_user_processes_run_in_parallel_and_die_promptly(struct ktest *t)
     uint64_t t0 = now();
     process_kill(p[victim], NB_EXIT_KILLED, NB_PROCESS_KILLED);
     EXPECT_OK(process_wait(p[victim], t0 + 5 * SECOND));
-    EXPECT_LT(now() - t0, 500 * MS);
+    EXPECT_LT(now() - t0, SECOND);
     for (unsigned i = 0; i < n; i++) {
         process_kill(p[i], NB_EXIT_KILLED, NB_PROCESS_KILLED);
         EXPECT_OK(process_wait(p[i], now() + 5 * SECOND));

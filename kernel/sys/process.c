@@ -5,6 +5,7 @@
 #include "lib/string.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sys/linux.h"
 #include "sys/process.h"
 #include "sys/user.h"
 
@@ -130,7 +131,7 @@ static int uthread_main(void *arg)
     if (thread_current()->killed)
         uthread_exit(0);
     note_first_user_entry(ut);
-    arch_enter_user(ut->entry, ut->stack, ut->arg1, ut->arg2);
+    arch_enter_user_frame(&ut->regs);
 }
 
 status_t uthread_create(struct process *p, struct uthread **out)
@@ -169,20 +170,17 @@ status_t uthread_create(struct process *p, struct uthread **out)
     return OK;
 }
 
-status_t uthread_start(struct uthread *ut, uint64_t entry, uint64_t stack, uint64_t arg1,
-                       uint64_t arg2)
+status_t uthread_start_regs(struct uthread *ut, const struct user_regs *regs, uint64_t fs_base)
 {
     struct process *p = ut->proc;
     irqstate_t s = obj_lock(&p->obj);
-    if (ut->started || ut->ended || p->state == NB_PROCESS_DEAD) {
+    if (ut->started || ut->ended || p->state == NB_PROCESS_DEAD || (p->flags & EXIT_DECIDED)) {
         obj_unlock(&p->obj, s);
-        return ERR_BAD_STATE;
+        return ERR_BAD_STATE; // (an exit or kill decided: nothing new may start)
     }
     ut->started = true;
-    ut->entry = entry;
-    ut->stack = stack;
-    ut->arg1 = arg1;
-    ut->arg2 = arg2;
+    ut->regs = *regs;
+    ut->kt->fs_base = fs_base;
     p->running++;
     p->state = NB_PROCESS_RUNNING;
     obj_unlock(&p->obj, s);
@@ -190,6 +188,13 @@ status_t uthread_start(struct uthread *ut, uint64_t entry, uint64_t stack, uint6
     thread_detach(ut->kt);
     thread_start(ut->kt);
     return OK;
+}
+
+status_t uthread_start(struct uthread *ut, uint64_t entry, uint64_t stack, uint64_t arg1,
+                       uint64_t arg2)
+{
+    struct user_regs r = {.rip = entry, .rsp = stack, .rdi = arg1, .rsi = arg2};
+    return uthread_start_regs(ut, &r, 0);
 }
 
 status_t process_start(struct process *p, struct handle_table *t, handle_t bootstrap,
@@ -292,6 +297,8 @@ void uthread_exit(int64_t code)
 {
     struct uthread *ut = uthread_current();
     struct process *p = ut->proc;
+    if (ut->clear_child_tid)
+        linux_clear_child_tid(ut->clear_child_tid); // how a pthread_join wakes up
     irqstate_t s = obj_lock(&p->obj);
     ut->ended = true;
     list_remove(&ut->proc_node);

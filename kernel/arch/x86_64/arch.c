@@ -54,7 +54,7 @@ void arch_vm_exit(uint32_t code)
 
 #define PIT_MODE2_CH0       0x34 // channel 0, lobyte/hibyte, rate generator
 #define PIT_LATCH_CH0       0x00
-#define CALIBRATE_PIT_TICKS 597  // 0.5 ms: 0.2% from one PIT tick
+#define CALIBRATE_PIT_TICKS 2386 // 2 ms: a slow port read (TCG) stays well under 1%
 #define PIT_DEAD_SPINS      1000 // reads of an unchanging count before giving up
 
 static uint16_t pit_read(void)
@@ -64,22 +64,31 @@ static uint16_t pit_read(void)
     return (uint16_t)(lo | inb(PORT_PIT_CH0) << 8);
 }
 
+// Reads the PIT count with the TSC at the middle of the read: port reads
+// can be slow (an exit each, more under TCG), and time spent in them must
+// not count on one side only.
+static uint16_t pit_read_tsc(uint64_t *tsc)
+{
+    uint64_t before = rdtsc();
+    uint16_t count = pit_read();
+    *tsc = before + (rdtsc() - before) / 2;
+    return count;
+}
+
 // Counts TSC cycles over a few PIT periods (channel 0, polled). Returns 0 when
 // the PIT does not count (no PIT on this machine).
 static uint64_t calibrate_with_pit(void)
 {
+    uint64_t t0, t1;
     outb(PORT_PIT_CMD, PIT_MODE2_CH0);
     outb(PORT_PIT_CH0, 0xff);
     outb(PORT_PIT_CH0, 0xff);
-    uint16_t start = pit_read();
-    uint64_t t0 = rdtsc();
+    uint16_t start = pit_read_tsc(&t0);
     for (uint32_t spins = 0;; spins++) {
-        uint16_t now = pit_read();
+        uint16_t now = pit_read_tsc(&t1);
         uint16_t elapsed = (uint16_t)(start - now); // counts down, wraps mod 2^16
-        if (elapsed >= CALIBRATE_PIT_TICKS) {
-            uint64_t dt = rdtsc() - t0;
-            return dt * PIT_HZ / elapsed;
-        }
+        if (elapsed >= CALIBRATE_PIT_TICKS)
+            return (t1 - t0) * PIT_HZ / elapsed;
         if (spins > 10000000 || (spins == PIT_DEAD_SPINS && now == start))
             return 0; // a PIT that never moved is absent (Xen's PVH dom0 has none)
     }

@@ -3,6 +3,7 @@
 // up in its idle thread. Indices are handed out in start order, so the
 // online CPUs are 0 .. arch_cpu_count() - 1.
 #include "dev/acpi.h"
+#include "hv/hv.h"
 #include "init/boot_info.h"
 #include "lib/fmt.h"
 #include "lib/printk.h"
@@ -30,10 +31,6 @@ uint64_t x86_cpus_online = 1;          // the boot CPU
 static uint32_t start_state[MAX_CPUS]; // enum ap_state (atomic)
 
 extern const char x86_ap_trampoline[], x86_ap_trampoline_end[], x86_ap_params[];
-
-// The hypervisor layer's per-CPU set-up (kvmclock, steal time, PV EOI areas
-// of the calling CPU); in hv/hv.c, not yet declared in hv/hv.h.
-void hv_init_cpu(void);
 
 struct ap_params {
     uint64_t cr3, efer, stack, entry, cpu;

@@ -73,31 +73,28 @@ x86_syscall_entry:
 1:  swapgs
     iretq
 
-/* arch_enter_user(entry, stack, arg1, arg2): first entry of a thread into
- * user mode, with every register cleared but the two arguments. */
-    .globl arch_enter_user
-arch_enter_user:
+/* x86_enter_user_frame(f): enters user mode with the registers of the
+ * struct trap_frame at f (built by the caller, selectors included). */
+    .globl x86_enter_user_frame
+x86_enter_user_frame:
     cli
-    pushq $(GDT_UDATA | 3)
-    pushq %rsi
-    pushq $0x202                    /* IF */
-    pushq $(GDT_UCODE64 | 3)
-    pushq %rdi
-    movq %rdx, %rdi
-    movq %rcx, %rsi
-    xorl %eax, %eax
-    xorl %ebx, %ebx
-    xorl %ecx, %ecx
-    xorl %edx, %edx
-    xorl %ebp, %ebp
-    xorl %r8d, %r8d
-    xorl %r9d, %r9d
-    xorl %r10d, %r10d
-    xorl %r11d, %r11d
-    xorl %r12d, %r12d
-    xorl %r13d, %r13d
-    xorl %r14d, %r14d
-    xorl %r15d, %r15d
+    movq %rdi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp                  /* vector, error */
     swapgs
     iretq
 

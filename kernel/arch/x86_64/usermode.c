@@ -23,10 +23,14 @@
 #define VEC_PF             14
 #define PF_WRITE           2u
 #define PF_FETCH           16u
+// The flags user mode may set: CF, PF, AF, ZF, SF, DF, OF (bit 1 always reads 1).
+#define RFLAGS_USER   0xcd5
+#define RFLAGS_FIXED1 0x2
 
 extern char x86_syscall_entry[];
 extern char x86_user_copy_insn[], x86_user_copy_fault[];
 int x86_user_copy(void *dst, const void *src, size_t n);
+__noreturn void x86_enter_user_frame(struct trap_frame *f);
 
 void x86_syscall_init(void)
 {
@@ -59,6 +63,65 @@ void x86_syscall(struct trap_frame *f)
 {
     const uint64_t args[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
     f->rax = (uint64_t)sys_dispatch(f->rax, args);
+}
+
+__noreturn void arch_enter_user_frame(const struct user_regs *r)
+{
+    struct trap_frame f = {
+        .r15 = r->r15,
+        .r14 = r->r14,
+        .r13 = r->r13,
+        .r12 = r->r12,
+        .r11 = r->r11,
+        .r10 = r->r10,
+        .r9 = r->r9,
+        .r8 = r->r8,
+        .rbp = r->rbp,
+        .rdi = r->rdi,
+        .rsi = r->rsi,
+        .rdx = r->rdx,
+        .rcx = r->rcx,
+        .rbx = r->rbx,
+        .rax = r->rax,
+        .rip = r->rip,
+        .cs = GDT_UCODE64 | 3,
+        .rsp = r->rsp,
+        .ss = GDT_UDATA | 3,
+        .rflags = (r->rflags & RFLAGS_USER) | RFLAGS_IF | RFLAGS_FIXED1,
+    };
+    x86_enter_user_frame(&f);
+}
+
+// A system call's frame sits at the top of the thread's kernel stack, where
+// x86_syscall_entry built it.
+static const struct trap_frame *syscall_frame(void)
+{
+    return (const struct trap_frame *)x86_this_cpu()->kernel_rsp - 1;
+}
+
+void arch_user_regs_current(struct user_regs *out)
+{
+    const struct trap_frame *f = syscall_frame();
+    *out = (struct user_regs){
+        .rax = f->rax,
+        .rbx = f->rbx,
+        .rcx = f->rcx,
+        .rdx = f->rdx,
+        .rsi = f->rsi,
+        .rdi = f->rdi,
+        .rbp = f->rbp,
+        .rsp = f->rsp,
+        .r8 = f->r8,
+        .r9 = f->r9,
+        .r10 = f->r10,
+        .r11 = f->r11,
+        .r12 = f->r12,
+        .r13 = f->r13,
+        .r14 = f->r14,
+        .r15 = f->r15,
+        .rip = f->rip,
+        .rflags = f->rflags,
+    };
 }
 
 void x86_user_return(struct trap_frame *f)

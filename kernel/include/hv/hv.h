@@ -196,6 +196,10 @@ status_t hv_feature_set_used(enum hv_feature f);
 // Renders the `hvinfo` report of hv_info, one line per call of print (the
 // line has no newline and lives only for the call).
 void hv_report(void (*print)(const char *line, void *ctx), void *ctx);
+// Logs hv_report() at LOG_INFO, each line prefixed "hvinfo: ", then the
+// clock source and (with KVM steal time) each online CPU's steal time. Boot
+// CPU, after hv_init_late() so the "used" flags are final.
+void hv_print_report(void);
 // The one-line summary logged at boot, e.g.
 // "hv: KVM at 0x40000000 (features: clocksource2 steal-time pv-eoi)".
 // Always NUL-terminated; a list that does not fit ends in "...".

@@ -128,7 +128,7 @@ __noreturn void sched_start_cpu(void);
 
 struct sched_cpu_stats {
     bool online;         // the CPU schedules threads
-    uint64_t idle_loops; // times its idle thread found nothing to run
+    uint64_t idle_loops; // times its idle thread looked for work
     uint64_t switches;   // context switches
     uint64_t steals;     // threads it took from other CPUs' queues
     unsigned ready;      // threads waiting on its queue now

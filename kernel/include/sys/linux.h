@@ -6,6 +6,8 @@
 
 #include "nimbus/status.h"
 
+struct vm_aspace;
+
 // Linux errno values used here.
 #define LNX_EPERM     1
 #define LNX_ENOENT    2
@@ -22,7 +24,23 @@
 #define LNX_ENOTTY    25
 #define LNX_ERANGE    34
 #define LNX_ENOSYS    38
+#define LNX_ENOTSUP   95
 #define LNX_ETIMEDOUT 110
 
 // The errno for a Nimbus status.
 int linux_errno(status_t st);
+
+// ---- Futexes (futex.c): queues of threads keyed by (address space, user
+// address), as Linux's futex(2) for threads of one process.
+
+// futex(uaddr, op, val, timeout or val2, uaddr2, val3): WAIT, WAKE, REQUEUE,
+// CMP_REQUEUE, WAIT_BITSET and WAKE_BITSET, private or not (the same here).
+int64_t linux_futex(const uint64_t a[6]);
+
+// Wakes up to `max` threads (max < 0: all) waiting on uaddr in as whose
+// bitset meets `bitset`; returns how many.
+int futex_wake(const struct vm_aspace *as, uintptr_t uaddr, int max, uint32_t bitset);
+
+// CLONE_CHILD_CLEARTID at the end of a thread: stores 0 at uaddr and wakes
+// one waiter there. Runs in the ending thread (its address space is live).
+void linux_clear_child_tid(uintptr_t uaddr);

@@ -38,8 +38,10 @@ struct uthread {
     struct thread *kt;          // the scheduler's thread
     struct list_node proc_node; // in proc->threads (proc obj lock)
     bool started, ended;        // (proc obj lock)
-    uint64_t entry, stack, arg1, arg2;
-    uintptr_t clear_child_tid; // Linux set_tid_address / CLONE_CHILD_CLEARTID
+    struct user_regs regs;      // what it enters user mode with (set once, at start)
+    // Linux personality (written by the thread itself, or before it starts):
+    uintptr_t clear_child_tid; // set_tid_address / CLONE_CHILD_CLEARTID
+    uintptr_t robust_list;     // set_robust_list (kept, not walked)
 };
 
 // A new process named `name` with an empty address space, in state NEW, as
@@ -53,6 +55,9 @@ status_t uthread_create(struct process *p, struct uthread **out);
 // Starts a thread at entry with stack, rdi = arg1, rsi = arg2.
 status_t uthread_start(struct uthread *ut, uint64_t entry, uint64_t stack, uint64_t arg1,
                        uint64_t arg2);
+// Starts a thread with the user registers *regs and user TLS base fs_base.
+// ERR_BAD_STATE if it was started before or its process is ending.
+status_t uthread_start_regs(struct uthread *ut, const struct user_regs *regs, uint64_t fs_base);
 
 // Starts p's first thread; `bootstrap` (a handle of the caller's table t, or
 // HANDLE_INVALID) moves into p's table and its value there is passed as

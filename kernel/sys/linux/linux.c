@@ -32,6 +32,7 @@
 #define NR_madvise         28
 #define NR_nanosleep       35
 #define NR_getpid          39
+#define NR_clone           56
 #define NR_exit            60
 #define NR_uname           63
 #define NR_getuid          102
@@ -41,11 +42,13 @@
 #define NR_getppid         110
 #define NR_arch_prctl      158
 #define NR_gettid          186
+#define NR_futex           202
 #define NR_set_tid_address 218
 #define NR_clock_gettime   228
 #define NR_clock_getres    229
 #define NR_clock_nanosleep 230
 #define NR_exit_group      231
+#define NR_set_robust_list 273
 
 #define ARCH_SET_FS         0x1002
 #define ARCH_GET_FS         0x1003
@@ -58,6 +61,24 @@
 #define MAP_ANONYMOUS       0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 #define BRK_MAX             (1ull << 30) // the break may grow by 1 GiB
+
+#define CLONE_VM             0x00000100
+#define CLONE_FS             0x00000200
+#define CLONE_FILES          0x00000400
+#define CLONE_SIGHAND        0x00000800
+#define CLONE_THREAD         0x00010000
+#define CLONE_SYSVSEM        0x00040000
+#define CLONE_SETTLS         0x00080000
+#define CLONE_PARENT_SETTID  0x00100000
+#define CLONE_CHILD_CLEARTID 0x00200000
+#define CLONE_DETACHED       0x00400000 // ignored, as by Linux
+#define CLONE_CHILD_SETTID   0x01000000
+// A thread of the same process: everything shared (what pthread_create asks).
+#define CLONE_THREAD_NEEDS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+#define CLONE_THREAD_MAY                                                       \
+    (CLONE_THREAD_NEEDS | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
+     CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
+#define ROBUST_LIST_HEAD_SIZE 24 // struct robust_list_head on x86_64
 
 int linux_errno(status_t st)
 {
@@ -265,6 +286,64 @@ static int64_t lnx_set_tid_address(const uint64_t a[6])
     return (int64_t)thread_current()->id;
 }
 
+static int64_t lnx_set_robust_list(const uint64_t a[6])
+{
+    if (a[1] != ROBUST_LIST_HEAD_SIZE)
+        return -LNX_EINVAL;
+    uthread_current()->robust_list = a[0];
+    return 0;
+}
+
+static int64_t unsupported(uint64_t nr);
+
+// The new thread's registers: the caller's at the system call, but rax = 0
+// (clone returns 0 in the child) and its own stack.
+static void clone_regs(struct user_regs *r, uint64_t stack)
+{
+    arch_user_regs_current(r);
+    r->rax = 0;
+    if (stack)
+        r->rsp = stack;
+}
+
+// Stores tid at a user address for CLONE_PARENT_SETTID / CLONE_CHILD_SETTID
+// (one address space: the parent writes both, before the child runs).
+static bool clone_store_tid(uint64_t flags, uint64_t flag, uintptr_t at, uint32_t tid)
+{
+    return !(flags & flag) || copy_to_user(at, &tid, sizeof(tid)) == OK;
+}
+
+// clone(flags, stack, parent_tid, child_tid, tls): threads only; a new
+// process (no CLONE_VM) waits for a fork of the process model.
+static int64_t lnx_clone(const uint64_t a[6])
+{
+    uint64_t flags = a[0], tls = (flags & CLONE_SETTLS) ? a[4] : thread_current()->fs_base;
+    if (!(flags & CLONE_VM))
+        return unsupported(NR_clone);
+    if ((flags & CLONE_THREAD_NEEDS) != CLONE_THREAD_NEEDS || (flags & ~CLONE_THREAD_MAY))
+        return -LNX_EINVAL;
+    if ((flags & CLONE_SETTLS) && tls && !user_range_ok(tls, 1))
+        return -LNX_EPERM;
+    struct uthread *ut;
+    status_t st = uthread_create(process_current(), &ut);
+    if (st != OK)
+        return err(st);
+    uint32_t tid = (uint32_t)ut->kt->id;
+    struct user_regs r;
+    clone_regs(&r, a[1]);
+    if (flags & CLONE_CHILD_CLEARTID)
+        ut->clear_child_tid = a[3];
+    if (!clone_store_tid(flags, CLONE_PARENT_SETTID, a[2], tid) ||
+        !clone_store_tid(flags, CLONE_CHILD_SETTID, a[3], tid))
+        st = ERR_INVALID_ARGS;
+    if (st == OK)
+        st = uthread_start_regs(ut, &r, tls);
+    obj_unref(&ut->obj); // the creation reference: a started thread keeps its own
+    if (st == ERR_INVALID_ARGS)
+        return -LNX_EFAULT;
+    return st == OK ? (int64_t)tid : err(st);
+}
+
 static int64_t lnx_arch_prctl(const uint64_t a[6])
 {
     struct thread *t = thread_current();
@@ -423,6 +502,7 @@ static const sys_handler linux_table[LNX_NR_MAX] = {
     LNX(NR_madvise, lnx_madvise),
     LNX(NR_nanosleep, lnx_nanosleep),
     LNX(NR_getpid, lnx_getpid),
+    LNX(NR_clone, lnx_clone),
     LNX(NR_exit, lnx_exit),
     LNX(NR_uname, lnx_uname),
     LNX(NR_getuid, lnx_zero),
@@ -432,11 +512,13 @@ static const sys_handler linux_table[LNX_NR_MAX] = {
     LNX(NR_getppid, lnx_zero),
     LNX(NR_arch_prctl, lnx_arch_prctl),
     LNX(NR_gettid, lnx_gettid),
+    LNX(NR_futex, linux_futex),
     LNX(NR_set_tid_address, lnx_set_tid_address),
     LNX(NR_clock_gettime, lnx_clock_gettime),
     LNX(NR_clock_getres, lnx_clock_getres),
     LNX(NR_clock_nanosleep, lnx_clock_nanosleep),
     LNX(NR_exit_group, lnx_exit_group),
+    LNX(NR_set_robust_list, lnx_set_robust_list),
 };
 
 // Names of calls programs commonly make that are not implemented, for the
@@ -445,46 +527,25 @@ static const struct {
     uint16_t nr;
     const char *name;
 } linux_names[] = {
-    {2, "open"},
-    {4, "stat"},
-    {5, "fstat"},
-    {6, "lstat"},
-    {7, "poll"},
-    {8, "lseek"},
-    {15, "rt_sigreturn"},
-    {17, "pread64"},
-    {21, "access"},
-    {22, "pipe"},
-    {23, "select"},
-    {32, "dup"},
-    {33, "dup2"},
-    {41, "socket"},
-    {42, "connect"},
-    {56, "clone"},
-    {57, "fork"},
-    {58, "vfork"},
-    {59, "execve"},
-    {61, "wait4"},
-    {62, "kill"},
-    {72, "fcntl"},
-    {79, "getcwd"},
-    {80, "chdir"},
-    {89, "readlink"},
-    {96, "gettimeofday"},
-    {97, "getrlimit"},
-    {131, "sigaltstack"},
-    {202, "futex"},
-    {217, "getdents64"},
-    {257, "openat"},
-    {262, "newfstatat"},
-    {270, "pselect6"},
-    {271, "ppoll"},
-    {273, "set_robust_list"},
-    {293, "pipe2"},
-    {302, "prlimit64"},
-    {318, "getrandom"},
-    {332, "statx"},
-    {334, "rseq"},
+    {2, "open"},          {4, "stat"},
+    {5, "fstat"},         {6, "lstat"},
+    {7, "poll"},          {8, "lseek"},
+    {15, "rt_sigreturn"}, {17, "pread64"},
+    {21, "access"},       {22, "pipe"},
+    {23, "select"},       {32, "dup"},
+    {33, "dup2"},         {41, "socket"},
+    {42, "connect"},      {56, "clone (without CLONE_VM)"},
+    {57, "fork"},         {58, "vfork"},
+    {59, "execve"},       {61, "wait4"},
+    {62, "kill"},         {72, "fcntl"},
+    {79, "getcwd"},       {80, "chdir"},
+    {89, "readlink"},     {96, "gettimeofday"},
+    {97, "getrlimit"},    {131, "sigaltstack"},
+    {217, "getdents64"},  {257, "openat"},
+    {262, "newfstatat"},  {270, "pselect6"},
+    {271, "ppoll"},       {293, "pipe2"},
+    {302, "prlimit64"},   {318, "getrandom"},
+    {332, "statx"},       {334, "rseq"},
 };
 
 static const char *linux_name(uint64_t nr)
@@ -497,10 +558,9 @@ static const char *linux_name(uint64_t nr)
 
 static uint64_t reported[LNX_NR_MAX / 64];
 
-int64_t linux_syscall(uint64_t nr, const uint64_t a[6])
+// -ENOSYS, logged once per call number.
+static int64_t unsupported(uint64_t nr)
 {
-    if (nr < LNX_NR_MAX && linux_table[nr])
-        return linux_table[nr](a);
     if (nr < LNX_NR_MAX &&
         !(__atomic_fetch_or(&reported[nr / 64], 1ull << (nr % 64), __ATOMIC_RELAXED) &
           (1ull << (nr % 64))))
@@ -508,4 +568,11 @@ int64_t linux_syscall(uint64_t nr, const uint64_t a[6])
                 (unsigned long long)nr, linux_name(nr), process_current()->name,
                 (unsigned long long)process_current()->pid);
     return -LNX_ENOSYS;
+}
+
+int64_t linux_syscall(uint64_t nr, const uint64_t a[6])
+{
+    if (nr < LNX_NR_MAX && linux_table[nr])
+        return linux_table[nr](a);
+    return unsupported(nr);
 }
