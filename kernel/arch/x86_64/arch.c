@@ -54,7 +54,7 @@ void arch_vm_exit(uint32_t code)
 
 #define PIT_MODE2_CH0       0x34 // channel 0, lobyte/hibyte, rate generator
 #define PIT_LATCH_CH0       0x00
-#define CALIBRATE_PIT_TICKS 2386 // 2 ms: a slow port read (TCG) stays well under 1%
+#define CALIBRATE_PIT_TICKS 1193 // 1 ms per measurement (three are taken)
 #define PIT_DEAD_SPINS      1000 // reads of an unchanging count before giving up
 
 static uint16_t pit_read(void)
@@ -75,23 +75,40 @@ static uint16_t pit_read_tsc(uint64_t *tsc)
     return count;
 }
 
-// Counts TSC cycles over a few PIT periods (channel 0, polled). Returns 0 when
-// the PIT does not count (no PIT on this machine).
-static uint64_t calibrate_with_pit(void)
+// One measurement: TSC cycles over CALIBRATE_PIT_TICKS of PIT channel 0,
+// polled. Returns 0 when the PIT does not count (no PIT on this machine).
+static uint64_t pit_measure(void)
 {
     uint64_t t0, t1;
-    outb(PORT_PIT_CMD, PIT_MODE2_CH0);
-    outb(PORT_PIT_CH0, 0xff);
-    outb(PORT_PIT_CH0, 0xff);
-    uint16_t start = pit_read_tsc(&t0);
-    for (uint32_t spins = 0;; spins++) {
+    // Start on a fresh tick: right after programming, the first reads may
+    // still show the old count.
+    uint16_t first = pit_read(), start;
+    uint32_t spins = 0;
+    while ((start = pit_read_tsc(&t0)) == first)
+        if (++spins == PIT_DEAD_SPINS)
+            return 0; // a PIT that never moved is absent (Xen's PVH dom0 has none)
+    for (spins = 0; spins < 10000000; spins++) {
         uint16_t now = pit_read_tsc(&t1);
         uint16_t elapsed = (uint16_t)(start - now); // counts down, wraps mod 2^16
         if (elapsed >= CALIBRATE_PIT_TICKS)
             return (t1 - t0) * PIT_HZ / elapsed;
-        if (spins > 10000000 || (spins == PIT_DEAD_SPINS && now == start))
-            return 0; // a PIT that never moved is absent (Xen's PVH dom0 has none)
     }
+    return 0;
+}
+
+// The median of three measurements, so one disturbed by the host (a vCPU
+// descheduled mid-measurement) does not decide the rate.
+static uint64_t calibrate_with_pit(void)
+{
+    uint64_t m[3];
+    outb(PORT_PIT_CMD, PIT_MODE2_CH0);
+    outb(PORT_PIT_CH0, 0xff);
+    outb(PORT_PIT_CH0, 0xff);
+    for (int i = 0; i < 3; i++)
+        if (!(m[i] = pit_measure()))
+            return 0;
+    uint64_t lo = MIN(m[0], MIN(m[1], m[2])), hi = MAX(m[0], MAX(m[1], m[2]));
+    return m[0] + m[1] + m[2] - lo - hi;
 }
 
 uint64_t arch_tsc_hz(const char **source)
