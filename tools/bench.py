@@ -107,16 +107,19 @@ UBENCH_RE = re.compile(r"ubench: (\S+) median_ns=(\d+) min_ns=(\d+) max_ns=(\d+)
 
 
 def run_ubench(name: str, accel: str, icount: bool, timeout: float, machine: str,
-               memory: str) -> dict:
+               memory: str, smp: int = 1) -> dict:
     """One boot where init runs etc/bench.manifest: the user-space probes
-    (test/ubench) print one line each."""
+    (test/ubench) print one line each. With smp > 1 the scheduler places the
+    echo peer on another CPU (channel_call_cross_vcpu crosses vCPUs)."""
     r = nl.boot(timeout, until=re.compile(r"ubench: done"), machine=machine, memory=memory,
-                accel=accel, icount=icount, append="quiet init.arg=etc/bench.manifest")
+                accel=accel, icount=icount, smp=smp,
+                append="quiet init.arg=etc/bench.manifest")
     cases = {}
     for m in UBENCH_RE.finditer(r.output):
         cases[m.group(1)] = {"median_ns": int(m.group(2)), "min_ns": int(m.group(3)),
                              "max_ns": int(m.group(4)), "median_cycles": int(m.group(5))}
-    return {"name": name, "accel": accel, "icount": icount, "ok": r.stopped, "cases": cases}
+    return {"name": name, "accel": accel, "icount": icount, "smp": smp, "ok": r.stopped,
+            "cases": cases}
 
 
 def print_kbench(results: List[dict]) -> None:
@@ -208,10 +211,13 @@ def main(argv=None) -> int:
         kbench.append(run_kbench(name, accel, icount, timeout, args.machine, args.memory))
     print_kbench(kbench)
     ubench = []
-    for name, accel, icount in plan:
+    uplan = [(n, a, i, 1) for n, a, i in plan]
+    if "tcg" in accels:
+        uplan.append(("tcg-smp2", "tcg", False, 2))  # cross-vCPU channel calls
+    for name, accel, icount, smp in uplan:
         if accel == "kvm" and not nl.host_has_hw_virt():
             continue  # nested software KVM: user mode cannot run there (REFERENCE.md)
-        ub = run_ubench(name, accel, icount, args.timeout * 3, args.machine, args.memory)
+        ub = run_ubench(name, accel, icount, args.timeout * 3, args.machine, args.memory, smp)
         ub["what"] = "user-space paths (test/ubench"
         ubench.append(ub)
     print_kbench(ubench)

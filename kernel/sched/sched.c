@@ -14,6 +14,7 @@
 // longest other queue. thread->cpu changes only with both run-queue locks
 // held, so holding either keeps it stable; a READY or BLOCKED thread found
 // under its queue's lock has finished switching out.
+#include "hv/kvm.h"
 #include "lib/panic.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -165,6 +166,25 @@ static void finish_switch(struct runqueue *rq)
         free_thread(prev); // nothing runs on its stack any more
 }
 
+// Steal time that accrued during t's current run, given the wall time and
+// the CPU's steal counter now: never more than the run itself (the counter
+// starts late on a CPU that registers its area after switching in).
+static uint64_t run_steal(const struct thread *t, uint64_t now, uint64_t steal_now)
+{
+    uint64_t ran = now - t->last_run;
+    uint64_t stolen = steal_now > t->last_steal ? steal_now - t->last_steal : 0;
+    return stolen < ran ? stolen : ran;
+}
+
+// Closes prev's run at `now`: wall time split into runtime and steal.
+static void account_run(struct runqueue *rq, struct thread *prev, uint64_t now, uint64_t steal_now)
+{
+    uint64_t stolen = run_steal(prev, now, steal_now);
+    prev->runtime_ns += now - prev->last_run - stolen;
+    prev->steal_ns += stolen;
+    rq->stats.steal_ns += stolen;
+}
+
 // Picks the next thread and switches to it. rq->lock held, interrupts off.
 // Returns when the caller runs again, with the lock of the run queue it now
 // runs on held (another one if it moved).
@@ -172,7 +192,8 @@ static struct runqueue *schedule_locked(struct runqueue *rq)
 {
     struct thread *prev = rq->current;
     uint64_t now = clock_monotonic_ns();
-    prev->runtime_ns += now - prev->last_run;
+    uint64_t steal_now = hv_steal_ns(rq->cpu);
+    account_run(rq, prev, now, steal_now);
     bool requeue = prev->state == THREAD_RUNNING && prev != rq->idle;
     if (requeue)
         queue_thread(rq, prev);
@@ -180,6 +201,7 @@ static struct runqueue *schedule_locked(struct runqueue *rq)
     if (!next)
         next = rq->idle;
     next->last_run = now;
+    next->last_steal = steal_now;
     rq->need_resched = false;
     if (next == prev) {
         prev->state = THREAD_RUNNING;
@@ -427,15 +449,29 @@ void thread_sleep_ns(uint64_t ns)
     thread_sleep_until(clock_monotonic_ns() + ns);
 }
 
-uint64_t thread_runtime_ns(struct thread *t)
+void thread_cpu_times(struct thread *t, uint64_t *run_ns, uint64_t *steal_ns)
 {
     irqstate_t s = arch_irq_save();
     struct runqueue *rq = lock_thread_rq(t);
-    uint64_t ns = t->runtime_ns;
-    if (t->state == THREAD_RUNNING && t != rq->idle)
-        ns += clock_monotonic_ns() - t->last_run;
+    uint64_t run = t->runtime_ns, steal = t->steal_ns;
+    if (t->state == THREAD_RUNNING && t != rq->idle) {
+        uint64_t now = clock_monotonic_ns();
+        uint64_t stolen = run_steal(t, now, hv_steal_ns(rq->cpu));
+        run += now - t->last_run - stolen;
+        steal += stolen;
+    }
     spin_unlock(&rq->lock);
     arch_irq_restore(s);
+    if (run_ns)
+        *run_ns = run;
+    if (steal_ns)
+        *steal_ns = steal;
+}
+
+uint64_t thread_runtime_ns(struct thread *t)
+{
+    uint64_t ns;
+    thread_cpu_times(t, &ns, NULL);
     return ns;
 }
 
@@ -553,6 +589,7 @@ void sched_init(void)
     boot_thread.state = THREAD_RUNNING;
     boot_thread.on_cpu = true;
     boot_thread.last_run = clock_monotonic_ns();
+    boot_thread.last_steal = hv_steal_ns(rq->cpu);
     rq->current = &boot_thread;
     if (create_idle(rq) != OK)
         panic("sched: no memory for the idle thread");
@@ -580,6 +617,7 @@ void sched_start_cpu(void)
     struct thread *idle = rq->idle;
     idle->on_cpu = true;
     idle->last_run = clock_monotonic_ns();
+    idle->last_steal = hv_steal_ns(rq->cpu);
     rq->current = idle;
     arch_prepare_switch(idle->stack.top, 0, 0);
     set_online(rq);

@@ -1,4 +1,5 @@
 // In-kernel tests of threads, the scheduler, wait queues and timers.
+#include "arch.h"
 #include "lib/ktest.h"
 #include "mm/pmm.h"
 #include "mm/slab.h"
@@ -229,8 +230,81 @@ static void sched_join_deadline(struct ktest *t)
     EXPECT_EQ(code, 7);
 }
 
+// ---- Steal time: runtime + steal is the wall time a thread spent on CPUs ----
+
+#define BUSY_CPU_NS  (20 * MS)
+#define BUSY_WALL_NS (2000 * MS) // gives up if the figures never grow
+#define BUSY_YIELD   64          // iterations between yields (switches)
+
+struct busy {
+    uint64_t started;    // clock_monotonic_ns() before thread_start
+    uint64_t run, steal; // the thread's last figures
+    unsigned over_wall, run_back, steal_back, cpu_steal_back;
+};
+
+// Steal time charged on all CPUs (sched_cpu_stats), summed.
+static uint64_t cpus_steal_ns(void)
+{
+    uint64_t ns = 0;
+    for (unsigned c = 0; c < arch_cpu_count(); c++) {
+        struct sched_cpu_stats st;
+        if (sched_cpu_stats(c, &st) == OK)
+            ns += st.steal_ns;
+    }
+    return ns;
+}
+
+// One sample: the bound and monotonicity checks, counted as failures.
+static void busy_sample(struct busy *b, uint64_t *cpu_steal)
+{
+    uint64_t run, steal, total = cpus_steal_ns();
+    thread_cpu_times(thread_current(), &run, &steal);
+    uint64_t wall = clock_monotonic_ns() - b->started;
+    b->over_wall += run + steal > wall;
+    b->run_back += run < b->run;
+    b->steal_back += steal < b->steal;
+    b->cpu_steal_back += total < *cpu_steal;
+    b->run = run;
+    b->steal = steal;
+    *cpu_steal = total;
+}
+
+// Spins (yielding now and then) until it has had BUSY_CPU_NS of CPU.
+static int busy_spin(void *arg)
+{
+    struct busy *b = arg;
+    uint64_t cpu_steal = 0;
+    for (unsigned i = 0; b->run + b->steal < BUSY_CPU_NS; i++) {
+        busy_sample(b, &cpu_steal);
+        if (clock_monotonic_ns() - b->started > BUSY_WALL_NS)
+            break;
+        if (i % BUSY_YIELD == 0)
+            thread_yield();
+    }
+    return 0;
+}
+
+// Under TCG steal is 0; under KVM it is read live from the host's area.
+static void sched_runtime_plus_steal_within_wall(struct ktest *t)
+{
+    struct busy b = {0};
+    struct thread *th;
+    ASSERT_OK(thread_create("t-busy", busy_spin, &b, PRIO_DEFAULT, &th));
+    b.started = clock_monotonic_ns();
+    thread_start(th);
+    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
+    uint64_t wall = clock_monotonic_ns() - b.started;
+    EXPECT_GE(b.run + b.steal, BUSY_CPU_NS);
+    EXPECT_LE(b.run + b.steal, wall);
+    EXPECT_EQ(b.over_wall, 0u);
+    EXPECT_EQ(b.run_back, 0u);
+    EXPECT_EQ(b.steal_back, 0u);
+    EXPECT_EQ(b.cpu_steal_back, 0u);
+}
+
 KTEST_SUITE(sched, KTEST_CASE(sched_create_join_exit_code),
             KTEST_CASE(sched_round_robin_same_priority), KTEST_CASE(sched_higher_priority_first),
             KTEST_CASE(sched_sleep_never_returns_early), KTEST_CASE(sched_wait_queue_wake_fifo),
             KTEST_CASE(sched_wait_queue_deadline), KTEST_CASE(sched_ktimer_fire_and_cancel),
-            KTEST_CASE(sched_many_threads_return_memory), KTEST_CASE(sched_join_deadline));
+            KTEST_CASE(sched_many_threads_return_memory), KTEST_CASE(sched_join_deadline),
+            KTEST_CASE(sched_runtime_plus_steal_within_wall));

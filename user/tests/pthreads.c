@@ -1,16 +1,23 @@
 // pthreads: musl's threads on the Linux personality (clone, futex,
 // CLONE_CHILD_CLEARTID, TLS per thread). KTAP on stdout; exit status =
-// failed cases.
+// failed cases. `pthreads exitgroup` is the child of pthreads_exit_group:
+// a second thread ends the process with exit_group(EXIT_GROUP_CODE).
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/ktest.h"
+#include "nb/bootstrap.h"
+#include "nb/initrd.h"
+#include "nb/process.h"
+#include "nb/syscall.h"
+#include "nb/time.h"
 
 #define NTHREADS     8
 #define COUNT_ITERS  10000
@@ -20,6 +27,8 @@
 // futex(2) operations (musl's headers do not carry linux/futex.h).
 #define FUTEX_WAIT_PRIVATE 128
 #define FUTEX_WAKE_PRIVATE 129
+#define EXIT_GROUP_CODE    5
+#define EXIT_GROUP_WAIT_NS (10 * NS_PER_SEC)
 
 static uint64_t now_ns(void)
 {
@@ -214,12 +223,53 @@ static void pthreads_futex_raw(struct ktest *t)
     EXPECT_EQ(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 0l);
 }
 
+// ---- exit_group from a thread that is not the main one ----
+
+static void *group_exiter(void *arg)
+{
+    syscall(SYS_exit_group, EXIT_GROUP_CODE);
+    return NULL; // not reached
+}
+
+// The child: main blocks in pthread_join; the process must end anyway.
+static int exit_group_main(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, group_exiter, NULL) != 0)
+        return 1;
+    pthread_join(th, NULL);
+    return 2; // exit_group left this thread running
+}
+
+static void pthreads_exit_group_from_thread(struct ktest *t)
+{
+    struct nb_initrd rd;
+    handle_t initrd = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD), proc;
+    if (initrd == HANDLE_INVALID)
+        KTEST_SKIP("no initrd handle");
+    const char *argv[] = {"test/pthreads", "exitgroup", NULL};
+    struct nb_spawn sp = {.name = "exitgroup", .argv = argv, .vmex = HANDLE_INVALID};
+    ASSERT_OK(nb_initrd_open(&rd, initrd));
+    ASSERT_OK(nb_initrd_find(&rd, "test/pthreads", &sp.elf, &sp.elf_size));
+    ASSERT_OK(nb_spawn(&sp, &proc));
+    struct nb_process_info info = {0};
+    status_t s = nb_process_wait(proc, nb_deadline_after(EXIT_GROUP_WAIT_NS), &info);
+    if (s == ERR_TIMED_OUT)
+        nb_task_kill(proc);
+    nb_handle_close(proc);
+    ASSERT_OK(s);
+    EXPECT_EQ(info.state, (uint32_t)NB_PROCESS_DEAD);
+    EXPECT_EQ(info.exit_code, EXIT_GROUP_CODE);
+}
+
 KTEST_SUITE(pthreads, KTEST_CASE(pthreads_create_join), KTEST_CASE(pthreads_mutex_counter),
             KTEST_CASE(pthreads_cond_pingpong), KTEST_CASE(pthreads_join_exited),
             KTEST_CASE(pthreads_tls), KTEST_CASE(pthreads_exit), KTEST_CASE(pthreads_cond_timeout),
-            KTEST_CASE(pthreads_futex_raw));
+            KTEST_CASE(pthreads_futex_raw), KTEST_CASE(pthreads_exit_group_from_thread));
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "exitgroup"))
+        return exit_group_main();
     return ktest_run(NULL);
 }

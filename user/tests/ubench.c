@@ -1,12 +1,17 @@
 // ubench: user-space benchmarks of the kernel's paths that programs feel:
-// system call entry, channel round trips between processes, port wake-ups,
-// page faults and process spawn-to-exit. One line per probe on stdout:
+// system call entry, thread switches through futexes, channel round trips
+// between processes, port wake-ups, page faults and process spawn-to-exit. One line per probe on
+// stdout:
 //
 //   ubench: NAME median_ns=... min_ns=... max_ns=... median_cycles=... rounds=N iters=M
 //
 // tools/bench.py runs it through init (etc/bench.manifest). Under QEMU
-// -icount shift=0,sleep=off the cycle figures count instructions.
+// -icount shift=0,sleep=off the cycle figures count instructions. With
+// smp=2 (bench.py's tcg-smp2 series) the scheduler places the busy echo
+// peer on the other CPU, so channel_call_cross_vcpu crosses vCPUs; with one
+// CPU it is the same path as channel_call_cross_process.
 // `ubench echo` is the round-trip peer and `ubench exit` the spawn target.
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +25,9 @@
 
 #define ROUNDS 11
 #define MSG    64
+// futex(2) operations (musl's headers do not carry linux/futex.h).
+#define FUTEX_WAIT_PRIVATE 128
+#define FUTEX_WAKE_PRIVATE 129
 
 static uint64_t rdtsc(void)
 {
@@ -96,6 +104,51 @@ static status_t getpid_linux(uint64_t n)
         if (syscall(SYS_getpid) <= 0)
             return ERR_INTERNAL;
     return OK;
+}
+
+// ---- Thread switches: two threads hand a futex word back and forth ----
+
+static int switch_turn;       // whose move: 0 the caller, 1 the partner
+static uint64_t switch_moves; // the partner's moves this run
+
+static void futex_wait(int *word, int val)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(int *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+// Waits until it is `me`'s move, then gives the move to the other side.
+static void switch_move(int me)
+{
+    while (__atomic_load_n(&switch_turn, __ATOMIC_ACQUIRE) != me)
+        futex_wait(&switch_turn, !me);
+    __atomic_store_n(&switch_turn, !me, __ATOMIC_RELEASE);
+    futex_wake(&switch_turn);
+}
+
+static void *switch_partner(void *arg)
+{
+    for (uint64_t i = 0; i < switch_moves; i++)
+        switch_move(1);
+    return NULL;
+}
+
+// n switches (n / 2 round trips); the thread's creation is in the figure,
+// spread over the run.
+static status_t thread_switch(uint64_t n)
+{
+    pthread_t th;
+    switch_turn = 1;
+    switch_moves = (n + 1) / 2;
+    if (pthread_create(&th, NULL, switch_partner, NULL) != 0)
+        return ERR_NO_RESOURCES;
+    for (uint64_t i = 0; i < switch_moves; i++)
+        switch_move(0);
+    return pthread_join(th, NULL) == 0 ? OK : ERR_INTERNAL;
 }
 
 // ---- Channel round trip to another process ----
@@ -238,7 +291,9 @@ int main(int argc, char **argv)
         {"getpid_linux", getpid_linux, 10000},
         {"port_queue_wait", port_wakeup, 2000},
         {"page_fault", page_fault, 256},
+        {"thread_switch_futex", thread_switch, 2000},
         {"channel_call_cross_process", chan_round_trip, 1000},
+        {"channel_call_cross_vcpu", chan_round_trip, 1000},
         {"spawn_to_exit", spawn_to_exit, 8},
     };
     if (start_echo(&echo) != OK)

@@ -50,8 +50,10 @@ struct thread {
     struct spinlock lock;     // guards `exited` and `done`
     struct wait_queue exited; // joiners (lock)
     bool done;                // exited (lock)
-    uint64_t runtime_ns;      // CPU time used
+    uint64_t runtime_ns;      // CPU time used, steal time excluded (run-queue lock)
+    uint64_t steal_ns;        // host steal time while it ran (run-queue lock)
     uint64_t last_run;        // clock_monotonic_ns() when last switched in
+    uint64_t last_steal;      // hv_steal_ns() of its CPU when last switched in
     uint64_t id;
     // User threads only (zero for kernel threads):
     paddr_t aspace_root;  // address space to run in
@@ -113,7 +115,13 @@ void thread_kill(struct thread *t);
 void sched_preempt_point(void);
 
 // CPU time t has used, including its current run if it is on a CPU now.
+// Time the hypervisor ran something else on that CPU (steal time) is not
+// counted; it goes to thread_cpu_times' *steal_ns.
 uint64_t thread_runtime_ns(struct thread *t);
+// Both of t's figures at one instant: *run_ns as thread_runtime_ns, and
+// *steal_ns the steal time that accrued on its CPUs while it ran. Their sum
+// is the wall time t spent on CPUs. Either pointer may be NULL.
+void thread_cpu_times(struct thread *t, uint64_t *run_ns, uint64_t *steal_ns);
 
 // Threads alive (not yet freed), for tests and `ps`.
 unsigned sched_thread_count(void);
@@ -131,6 +139,7 @@ struct sched_cpu_stats {
     uint64_t idle_loops; // times its idle thread looked for work
     uint64_t switches;   // context switches
     uint64_t steals;     // threads it took from other CPUs' queues
+    uint64_t steal_ns;   // host steal time charged to threads (idle too) at switches
     unsigned ready;      // threads waiting on its queue now
 };
 // ERR_INVALID_ARGS for cpu >= MAX_CPUS.
