@@ -1,6 +1,7 @@
 /* System call entry (SYSCALL) and the way back to user mode. The frame
  * built here is a struct trap_frame, so system calls, interrupts and faults
  * from user mode share one return path. */
+#include "frame.h"
 #include "x86.h"
 
 #define CPU_KERNEL_RSP 8
@@ -20,21 +21,7 @@ x86_syscall_entry:
     pushq %rcx                      /* rip */
     pushq $0                        /* error */
     pushq $SYSCALL_VECTOR           /* vector */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     xorl %ebp, %ebp
     movq %rsp, %rdi
     sti
@@ -42,21 +29,7 @@ x86_syscall_entry:
     cli
     movq %rsp, %rdi
     call x86_user_return
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     addq $16, %rsp                  /* vector, error */
     /* SYSRET only to a canonical address with the usual selectors (a
      * non-canonical RIP would fault in ring 0); else IRET. */
@@ -79,21 +52,7 @@ x86_syscall_entry:
 x86_enter_user_frame:
     cli
     movq %rdi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     addq $16, %rsp                  /* vector, error */
     swapgs
     iretq

@@ -1,6 +1,7 @@
 /* Interrupt and exception entry: one 16-byte stub per vector pushes an error
  * code (0 when the CPU does not) and the vector number, then trap_common
  * saves the registers as a struct trap_frame and calls x86_trap_dispatch. */
+#include "frame.h"
 #include "x86.h"
 
     .text
@@ -23,39 +24,11 @@ trap_common:
     testb $3, 24(%rsp)          /* CS of the interrupted context */
     jz 1f
     swapgs
-1:  pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+1:  PUSH_GPRS
     cld
     movq %rsp, %rdi
     call x86_trap_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     testb $3, 24(%rsp)
     jz 2f
     swapgs
