@@ -1,7 +1,7 @@
 /* System call entry (SYSCALL) and the way back to user mode. The frame
  * built here is a struct trap_frame, so system calls, interrupts and faults
  * from user mode share one return path. */
-#include "frame.h"
+#include "frame.inc"
 #include "x86.h"
 
 #define CPU_KERNEL_RSP 8

@@ -1,7 +1,7 @@
 /* Interrupt and exception entry: one 16-byte stub per vector pushes an error
  * code (0 when the CPU does not) and the vector number, then trap_common
  * saves the registers as a struct trap_frame and calls x86_trap_dispatch. */
-#include "frame.h"
+#include "frame.inc"
 #include "x86.h"
 
     .text
