@@ -43,7 +43,7 @@ LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
 USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
 
 # Programs: name, sources, and where the initrd has them.
-USER_PROGS := init hello utest crash pthreads ubench
+USER_PROGS := init hello utest crash pthreads ubench nsh
 init_SRC   := $(sort $(wildcard user/init/*.c))
 hello_SRC  := user/tests/hello.c
 utest_SRC  := user/tests/utest.c
@@ -56,6 +56,8 @@ crash_PATH := test/crash
 pthreads_PATH := test/pthreads
 ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
+nsh_SRC    := user/sh/nsh.c
+nsh_PATH   := bin/nsh
 # Test programs print KTAP with the kernel's KTEST runner.
 hello_KTEST := 1
 utest_KTEST := 1

@@ -1,5 +1,5 @@
-// 16550 UART driver for COM1, polled: used for the kernel console until the
-// console service owns the port.
+// 16550 UART driver for COM1: polled output for the kernel console, input
+// by interrupt (dev/console.c) until the console service owns the port.
 #include <stdint.h>
 
 #include "arch.h"
@@ -21,6 +21,7 @@
 #define MCR_DTR_RTS_OUT2 0x0b
 #define LSR_DATA         0x01
 #define LSR_THRE         0x20
+#define IER_RX_DATA      0x01 // received data available (and FIFO timeout)
 
 static bool uart_present;
 
@@ -65,4 +66,14 @@ int uart_getc(void)
     if (!uart_present || !(arch_pio_in8(COM1 + UART_LSR) & LSR_DATA))
         return -1;
     return arch_pio_in8(COM1 + UART_DATA);
+}
+
+bool uart_enable_rx_irq(void)
+{
+    if (!uart_present)
+        return false;
+    while (uart_getc() >= 0) // bytes typed before boot would never interrupt
+        ;
+    arch_pio_out8(COM1 + UART_IER, IER_RX_DATA);
+    return true;
 }

@@ -1,6 +1,7 @@
 // The boot sequence: from the PVH entry to a running kernel.
 #include "arch.h"
 #include "dev/acpi.h"
+#include "dev/console.h"
 #include "dev/power.h"
 #include "dev/rtc.h"
 #include "dev/uart.h"
@@ -222,6 +223,8 @@ static __noreturn void kmain_guarded(void)
     if (ktimer_init_hw() != OK)
         panic("timer: cannot run without a one-shot timer");
     sched_init();
+    // COM1 input by interrupt; its handler wakes threads, so after sched_init.
+    console_input_init();
     arch_irq_enable(); // the boot thread is a thread like any other from here on
     boot_stage("sched");
     arch_start_cpus();

@@ -9,3 +9,7 @@ bool uart_init(void);
 void uart_write(const char *s, size_t n);
 // Returns a received byte, or -1 when none is waiting.
 int uart_getc(void);
+// Raises ISA IRQ 4 whenever received bytes wait (OUT2, which gates the
+// line, is set by uart_init). Discards what arrived before. False without
+// a UART.
+bool uart_enable_rx_irq(void);

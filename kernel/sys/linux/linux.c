@@ -1,5 +1,7 @@
 // The Linux personality: the system call table, console I/O, memory (brk,
 // mmap), process and thread identity, time.
+#include "dev/console.h"
+#include "dev/ldisc.h"
 #include "lib/klog.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -164,11 +166,19 @@ static int64_t lnx_writev(const uint64_t a[6])
     return total;
 }
 
-// Console input belongs to the console service (next issue); until then
-// standard input is at its end.
+// Standard input is the serial console in canonical mode (dev/console.c):
+// a read blocks until a line is typed and returns at most that line; 0 at
+// an end of input (Ctrl-D). Raw mode is not there yet.
 static int64_t lnx_read(const uint64_t a[6])
 {
-    return a[0] == 0 ? 0 : -LNX_EBADF;
+    if (a[0] != 0)
+        return -LNX_EBADF;
+    char tmp[LDISC_LINE_MAX];
+    size_t got;
+    status_t st = console_read(tmp, (size_t)MIN(a[2], sizeof(tmp)), &got);
+    if (st != OK)
+        return err(st);
+    return copy_to_user(a[1], tmp, got) == OK ? (int64_t)got : -LNX_EFAULT;
 }
 
 static int64_t lnx_ioctl(const uint64_t a[6])
