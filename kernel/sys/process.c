@@ -329,7 +329,8 @@ void process_exit(int64_t code)
 
 struct uthread *uthread_current(void)
 {
-    return thread_current()->owner;
+    struct thread *t = thread_current();
+    return t ? t->owner : NULL; // no thread before the scheduler starts
 }
 
 struct process *process_current(void)

@@ -67,6 +67,10 @@ void x86_apic_eoi(void)
 
 uint32_t x86_apic_id(void)
 {
+    // Before this CPU's APIC is set up (interrupt routing at boot), the
+    // initial APIC id from CPUID is the same number.
+    if (!x2apic && !xapic_regs)
+        return cpuid(CPUID_FEATURES, 0).ebx >> 24;
     uint32_t id = apic_read(APIC_ID);
     return x2apic ? id : id >> 24;
 }

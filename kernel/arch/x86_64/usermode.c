@@ -174,16 +174,15 @@ void x86_user_fault(struct trap_frame *f)
 // copy in progress fail. Returns true when handled.
 bool x86_kernel_user_fault(struct trap_frame *f)
 {
+    // Only the user-copy routine touches user memory on purpose; any other
+    // kernel fault on a low address is a kernel bug and must be reported,
+    // not served (or it recurses when there is no process yet).
     uint64_t cr2 = read_cr2();
-    if (f->vector != VEC_PF || cr2 >= USER_TOP)
+    if (f->vector != VEC_PF || cr2 >= USER_TOP || f->rip != (uint64_t)x86_user_copy_insn)
         return false;
-    if (user_page_fault(cr2, pf_access(f->error)) == OK)
-        return true;
-    if (f->rip == (uint64_t)x86_user_copy_insn) {
+    if (user_page_fault(cr2, pf_access(f->error)) != OK)
         f->rip = (uint64_t)x86_user_copy_fault;
-        return true;
-    }
-    return false;
+    return true;
 }
 
 static int copy_guarded(void *dst, const void *src, size_t n)
