@@ -4,6 +4,7 @@
 #include "lib/ktest.h"
 #include "sched/clock.h"
 #include "sched/thread.h"
+#include "x86.h"
 #include "x86_irq.h"
 
 #define COM1_IER     0x3f9
@@ -43,4 +44,16 @@ static void ioapic_routes_uart_interrupt(struct ktest *t)
     EXPECT_STATUS(arch_irq_route_gsi(gsi, 3, false, false), ERR_INVALID_ARGS);
 }
 
-KTEST_SUITE(ioapic, KTEST_CASE(ioapic_routes_uart_interrupt));
+// The APIC id routing uses before the local APIC is mapped (CPUID's initial
+// APIC id) must name the same CPU as the APIC's own register.
+static void ioapic_apic_id_matches_cpuid(struct ktest *t)
+{
+    irqstate_t s = arch_irq_save(); // stay on this CPU for both reads
+    uint32_t from_apic = x86_apic_id();
+    uint32_t from_cpuid = cpuid(CPUID_FEATURES, 0).ebx >> 24;
+    arch_irq_restore(s);
+    EXPECT_EQ(from_apic & 0xff, from_cpuid);
+}
+
+KTEST_SUITE(ioapic, KTEST_CASE(ioapic_routes_uart_interrupt),
+            KTEST_CASE(ioapic_apic_id_matches_cpuid));
