@@ -1,6 +1,7 @@
 // The in-kernel benchmark runner.
 #include "arch.h"
 #include "lib/kbench.h"
+#include "lib/ktest.h"
 #include "lib/printk.h"
 #include "lib/string.h"
 #include "sched/clock.h"
@@ -9,21 +10,6 @@
 
 extern const struct kbench *const __start_kbench_cases[];
 extern const struct kbench *const __stop_kbench_cases[];
-
-static bool wanted(const char *filter, const char *name)
-{
-    if (!filter || !*filter)
-        return true;
-    size_t n = strlen(name);
-    for (const char *p = filter; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
-            return true;
-        p += len + (e ? 1 : 0);
-    }
-    return false;
-}
 
 static void sort(uint64_t *v, int n)
 {
@@ -74,7 +60,7 @@ void kbench_run(const char *filter)
     pr_info("kbench: start (clock %s, TSC %llu kHz)", clock_source_name(),
             (unsigned long long)(clock_tsc_hz() / 1000));
     for (size_t i = 0; i < n; i++)
-        if (wanted(filter, __start_kbench_cases[i]->name))
+        if (ktest_name_selected(filter, __start_kbench_cases[i]->name))
             run_one(__start_kbench_cases[i]);
     pr_info("kbench: done");
 }

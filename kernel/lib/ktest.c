@@ -41,8 +41,7 @@ void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ..
     outf("    # %s: %s:%d: %s\n", t->name, file, line, msg);
 }
 
-// True if `name` is one of the comma-separated names in `filter`.
-static bool selected(const char *filter, const char *name)
+bool ktest_name_selected(const char *filter, const char *name)
 {
     if (!filter || !*filter)
         return true;
@@ -99,12 +98,12 @@ int ktest_run(const char *filter)
     size_t n = suite_count();
     ktest_totals = (struct ktest_totals){0};
     for (size_t i = 0; i < n; i++)
-        if (selected(filter, __start_ktest_suites[i]->name))
+        if (ktest_name_selected(filter, __start_ktest_suites[i]->name))
             nsuites++;
     outf("KTAP version 1\n");
     outf("1..%d\n", nsuites);
     for (size_t i = 0; i < n; i++)
-        if (selected(filter, __start_ktest_suites[i]->name))
+        if (ktest_name_selected(filter, __start_ktest_suites[i]->name))
             run_suite(__start_ktest_suites[i], ++index);
     outf("# ktest: %d passed, %d failed, %d skipped\n", ktest_totals.passed, ktest_totals.failed,
          ktest_totals.skipped);

@@ -6,6 +6,7 @@
 #include "arch.h"
 #include "dev/acpi.h"
 #include "lib/ktest.h"
+#include "sched/ktest_cpu.h"
 #include "lib/string.h"
 #include "obj/channel.h"
 #include "obj/signal.h"
@@ -27,30 +28,6 @@
 static uint64_t now(void)
 {
     return clock_monotonic_ns();
-}
-
-struct driver {
-    void (*fn)(struct ktest *t);
-    struct ktest *t;
-};
-
-static int driver_main(void *arg)
-{
-    struct driver *d = arg;
-    d->fn(d->t);
-    return 0;
-}
-
-// Runs fn(t) in a thread pinned to CPU 0, so that "this CPU" stays the same
-// across blocking calls (the calling thread may move when it blocks).
-static void run_on_cpu0(struct ktest *t, void (*fn)(struct ktest *t))
-{
-    struct driver d = {fn, t};
-    struct thread *th;
-    ASSERT_OK(thread_create("t-driver", driver_main, &d, PRIO_DEFAULT, &th));
-    ASSERT_OK(thread_set_cpu(th, 0, true));
-    thread_start(th);
-    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
 }
 
 // CPUs the firmware lists as enabled (1 without ACPI).
@@ -445,7 +422,7 @@ static void wake_idle_cpu(struct ktest *t)
 static void smp_wake_up_reaches_idle_cpu(struct ktest *t)
 {
     NEED_CPUS(2);
-    run_on_cpu0(t, wake_idle_cpu);
+    ktest_run_on_cpu0(t, wake_idle_cpu);
 }
 
 // ---- Per-CPU timers ----
@@ -540,7 +517,7 @@ static void cancel_rearm_across(struct ktest *t)
 static void smp_timer_cancel_and_rearm_across_cpus(struct ktest *t)
 {
     NEED_CPUS(2);
-    run_on_cpu0(t, cancel_rearm_across);
+    ktest_run_on_cpu0(t, cancel_rearm_across);
 }
 
 struct rearm {
@@ -615,7 +592,7 @@ static void cancel_while_running(struct ktest *t)
 static void smp_timer_cancel_waits_for_running_callback(struct ktest *t)
 {
     NEED_CPUS(2);
-    run_on_cpu0(t, cancel_while_running);
+    ktest_run_on_cpu0(t, cancel_while_running);
 }
 
 // ---- User processes ----

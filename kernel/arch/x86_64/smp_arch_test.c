@@ -4,6 +4,7 @@
 // fault on another that had it cached).
 #include "arch.h"
 #include "lib/ktest.h"
+#include "sched/ktest_cpu.h"
 #include "lib/string.h"
 #include "mm/mmu.h"
 #include "mm/pmm.h"
@@ -30,29 +31,6 @@
         if (arch_cpu_count() < (n))                 \
             KTEST_SKIP("needs " #n " CPUs online"); \
     } while (0)
-
-struct driver {
-    void (*fn)(struct ktest *t);
-    struct ktest *t;
-};
-
-static int driver_main(void *arg)
-{
-    struct driver *d = arg;
-    d->fn(d->t);
-    return 0;
-}
-
-// Runs fn(t) in a thread pinned to CPU 0, with interrupts on.
-static void run_on_cpu0(struct ktest *t, void (*fn)(struct ktest *t))
-{
-    struct driver d = {fn, t};
-    struct thread *th;
-    ASSERT_OK(thread_create("t-driver", driver_main, &d, PRIO_DEFAULT, &th));
-    ASSERT_OK(thread_set_cpu(th, 0, true));
-    thread_start(th);
-    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
-}
 
 struct table_ptr {
     uint16_t limit;
@@ -127,7 +105,7 @@ static void check_states(struct ktest *t)
 
 static void smp_arch_cpus_set_up_like_the_boot_cpu(struct ktest *t)
 {
-    run_on_cpu0(t, check_states);
+    ktest_run_on_cpu0(t, check_states);
 }
 
 static unsigned call_count[MAX_CPUS];
@@ -157,7 +135,7 @@ static void calls(struct ktest *t)
 
 static void smp_arch_call_on_cpus(struct ktest *t)
 {
-    run_on_cpu0(t, calls);
+    ktest_run_on_cpu0(t, calls);
 }
 
 static void smp_arch_start_page_unmapped(struct ktest *t)
@@ -276,7 +254,7 @@ static void kernel_shootdowns(struct ktest *t)
 static void smp_arch_kernel_page_changes_reach_other_cpus(struct ktest *t)
 {
     NEED_CPUS(2);
-    run_on_cpu0(t, kernel_shootdowns);
+    ktest_run_on_cpu0(t, kernel_shootdowns);
 }
 
 static void user_shootdowns(struct ktest *t)
@@ -291,7 +269,7 @@ static void user_shootdowns(struct ktest *t)
 static void smp_arch_user_page_changes_reach_other_cpus(struct ktest *t)
 {
     NEED_CPUS(2);
-    run_on_cpu0(t, user_shootdowns);
+    ktest_run_on_cpu0(t, user_shootdowns);
 }
 
 KTEST_SUITE(smp_arch, KTEST_CASE(smp_arch_cpus_set_up_like_the_boot_cpu),

@@ -54,6 +54,10 @@ void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ..
 // ktest_output(). Returns the number of failed test cases.
 int ktest_run(const char *filter);
 
+// True if `name` is one of the comma-separated names in `filter`, or the
+// filter is NULL or empty (the ktest= and kbench= selections).
+bool ktest_name_selected(const char *filter, const char *name);
+
 // Counts from the last ktest_run().
 struct ktest_totals {
     int passed, failed, skipped;
