@@ -1,5 +1,30 @@
 // Resources: capabilities to privileged operations, handed out by the
-// kernel (to init) and passed on as init's manifest says.
+// kernel (to init) and passed on as init's manifest says. A resource has a
+// kind and, for I/O ports and interrupt lines, a range [base, base + size).
+// The root resource creates any other; a range resource creates resources
+// of its own kind inside its range (NB_SYS_RESOURCE_CREATE).
 #pragma once
 
-#define NB_RESOURCE_VMEX 1 // may turn vmos executable (program loaders)
+#include <stdint.h>
+
+#define NB_RESOURCE_VMEX     1 // may turn vmos executable (program loaders)
+#define NB_RESOURCE_ROOT     2 // may create every other resource (init)
+#define NB_RESOURCE_IOPORT   3 // I/O ports [base, base + size) (NB_SYS_IOPORT_ENABLE)
+#define NB_RESOURCE_IRQ      4 // interrupt lines (GSIs) [base, base + size) (NB_SYS_INTERRUPT_CREATE)
+#define NB_RESOURCE_INFO     5 // system-wide information (NB_SYS_SYSTEM_INFO)
+#define NB_RESOURCE_POWER    6 // power off and reboot (NB_SYS_POWER)
+#define NB_RESOURCE_PROCESS  7 // a handle to any process by id (NB_SYS_PROCESS_GET)
+#define NB_RESOURCE_KIND_MAX 7
+
+// NB_SYS_POWER actions.
+#define NB_POWER_OFF    1
+#define NB_POWER_REBOOT 2
+
+// What NB_SYS_RESOURCE_INFO reports.
+struct nb_resource_info {
+    uint32_t kind; // NB_RESOURCE_*
+    uint32_t reserved;
+    uint64_t base; // ranges: first port or GSI; else 0
+    uint64_t size; // ranges: how many; else 0
+};
+_Static_assert(sizeof(struct nb_resource_info) == 24, "nb_resource_info layout");

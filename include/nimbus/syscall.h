@@ -84,6 +84,22 @@
 #define NB_SYS_LOG_READ    0x1081 // (h log, u64 *seq, struct nb_log_record *out)
 #define NB_SYS_DEBUG_WRITE 0x1082 // (const char *buf, u64 len): needs nothing; the console
 
+// Resources and devices (include/nimbus/resource.h)
+#define NB_SYS_RESOURCE_CREATE  0x1090 // (h parent, u32 kind, u64 base, u64 size, handle_t *out)
+#define NB_SYS_RESOURCE_INFO    0x1091 // (h, struct nb_resource_info *out)
+#define NB_SYS_IOPORT_ENABLE    0x1092 // (h ioport resource, u64 base, u64 count): in/out allowed
+#define NB_SYS_INTERRUPT_CREATE 0x1093 // (h irq resource, u32 gsi, u32 flags, handle_t *out)
+#define NB_SYS_INTERRUPT_ACK    0x1094 // (h): clears SIGNAL_SIGNALED and unmasks the line
+#define NB_SYS_POWER            0x1095 // (h power resource, u32 action): NB_POWER_*
+
+// System information (include/nimbus/sysinfo.h)
+#define NB_SYS_SYSTEM_INFO     0x10a0 // (h info resource, u32 topic, void *buf, u64 size, u64 *actual)
+#define NB_SYS_PROCESS_GET     0x10a1 // (h process resource, u64 pid, handle_t *out)
+#define NB_SYS_PROCESS_HANDLES 0x10a2 // (h process, nb_handle_entry *buf, u64 max, u64 *actual)
+
+// Linux file descriptors (docs/USERSPACE.md, "Standard input and output")
+#define NB_SYS_FD_BIND 0x10b0 // (handle_t channel, i32 fd, u32 flags): moves the handle in
+
 #define NB_SYSCALL_LAST 0x10ff
 
 #define NB_CLOCK_MONOTONIC 0
@@ -94,3 +110,10 @@
 #define NB_VM_WRITE (1u << 1)
 #define NB_VM_EXEC  (1u << 2)
 #define NB_VM_FIXED (1u << 8) // map exactly at *addr
+
+// NB_SYS_FD_BIND flags
+#define NB_FD_TERMINAL (1u << 0) // a terminal: isatty() is true, TIOCGWINSZ answers
+
+// Interrupt object flags (NB_SYS_INTERRUPT_CREATE)
+#define NB_INTERRUPT_EDGE  0         // ISA-style edge-triggered, active high (the default)
+#define NB_INTERRUPT_LEVEL (1u << 0) // level-triggered, active low (PCI INTx)

@@ -17,6 +17,16 @@ static const struct {
     {BOOTSTRAP_ROLE_PROCESS_SELF, "self"},
     {BOOTSTRAP_ROLE_ROOT_JOB, "root_job"},
     {BOOTSTRAP_ROLE_VMEX, "vmex"},
+    {BOOTSTRAP_ROLE_STDIN, "stdin"},
+    {BOOTSTRAP_ROLE_STDOUT, "stdout"},
+    {BOOTSTRAP_ROLE_STDERR, "stderr"},
+    {BOOTSTRAP_ROLE_TTY, "tty"},
+    {BOOTSTRAP_ROLE_CONSOLE, "console"},
+    {BOOTSTRAP_ROLE_IOPORT, "ioport"},
+    {BOOTSTRAP_ROLE_IRQ, "irq"},
+    {BOOTSTRAP_ROLE_INFO, "info"},
+    {BOOTSTRAP_ROLE_POWER, "power"},
+    {BOOTSTRAP_ROLE_PROCESSES, "processes"},
 };
 
 static const char *const user_names[USER_ROLES] = {

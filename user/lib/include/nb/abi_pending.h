@@ -7,6 +7,3 @@
 
 #include "nimbus/bootstrap.h"
 #include "nimbus/syscall.h"
-
-// NB_SYS_LOG_READ's record: only passed through by libnimbus.
-struct nb_log_record;

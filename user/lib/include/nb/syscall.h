@@ -11,9 +11,11 @@
 #include "nimbus/channel.h"
 #include "nimbus/handle.h"
 #include "nimbus/process.h"
+#include "nimbus/resource.h"
 #include "nimbus/rights.h"
 #include "nimbus/signals.h"
 #include "nimbus/status.h"
+#include "nimbus/sysinfo.h"
 #include "nimbus/syscall.h"
 
 #define NB_DEADLINE_INFINITE UINT64_MAX // wait for ever
@@ -252,4 +254,54 @@ static inline status_t nb_log_read(handle_t log, uint64_t *seq, struct nb_log_re
 static inline status_t nb_debug_write(const char *buf, uint64_t len)
 {
     return nb_sys(NB_SYS_DEBUG_WRITE, NB_PTR(buf), len, 0, 0, 0, 0);
+}
+
+// ---- Resources and devices ----
+static inline status_t nb_resource_create(handle_t parent, uint32_t kind, uint64_t base,
+                                          uint64_t size, handle_t *out)
+{
+    return nb_sys(NB_SYS_RESOURCE_CREATE, parent, kind, base, size, NB_PTR(out), 0);
+}
+static inline status_t nb_resource_info(handle_t h, struct nb_resource_info *out)
+{
+    return nb_sys(NB_SYS_RESOURCE_INFO, h, NB_PTR(out), 0, 0, 0, 0);
+}
+static inline status_t nb_ioport_enable(handle_t resource, uint64_t base, uint64_t count)
+{
+    return nb_sys(NB_SYS_IOPORT_ENABLE, resource, base, count, 0, 0, 0);
+}
+static inline status_t nb_interrupt_create(handle_t resource, uint32_t gsi, uint32_t flags,
+                                           handle_t *out)
+{
+    return nb_sys(NB_SYS_INTERRUPT_CREATE, resource, gsi, flags, NB_PTR(out), 0, 0);
+}
+static inline status_t nb_interrupt_ack(handle_t h)
+{
+    return nb_sys(NB_SYS_INTERRUPT_ACK, h, 0, 0, 0, 0, 0);
+}
+static inline status_t nb_power(handle_t resource, uint32_t action)
+{
+    return nb_sys(NB_SYS_POWER, resource, action, 0, 0, 0, 0);
+}
+
+// ---- System information ----
+static inline status_t nb_system_info(handle_t resource, uint32_t topic, void *buf, uint64_t size,
+                                      uint64_t *actual)
+{
+    return nb_sys(NB_SYS_SYSTEM_INFO, resource, topic, NB_PTR(buf), size, NB_PTR(actual), 0);
+}
+static inline status_t nb_process_get(handle_t resource, uint64_t pid, handle_t *out)
+{
+    return nb_sys(NB_SYS_PROCESS_GET, resource, pid, NB_PTR(out), 0, 0, 0);
+}
+static inline status_t nb_process_handles(handle_t process, struct nb_handle_entry *buf,
+                                          uint64_t max, uint64_t *actual)
+{
+    return nb_sys(NB_SYS_PROCESS_HANDLES, process, NB_PTR(buf), max, NB_PTR(actual), 0, 0);
+}
+
+// ---- Linux file descriptors ----
+static inline status_t nb_fd_bind(handle_t channel, int32_t fd, uint32_t flags)
+{
+    return nb_sys(NB_SYS_FD_BIND, channel, (uint64_t)(int64_t)fd, flags, 0, 0, 0);
 }
