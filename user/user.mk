@@ -58,6 +58,11 @@ ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
 nsh_SRC    := user/sh/nsh.c
 nsh_PATH   := bin/nsh
+# Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
+# libnimbus).
+USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
+USER_PROGS += $(USER_CMDS)
+$(foreach c,$(USER_CMDS),$(eval $(c)_SRC := user/cmd/$(c).c)$(eval $(c)_PATH := bin/$(c)))
 # Test programs print KTAP with the kernel's KTEST runner.
 hello_KTEST := 1
 utest_KTEST := 1
