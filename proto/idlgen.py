@@ -463,9 +463,14 @@ def gen_struct(msg):
 
 
 def client_params(m):
+    """A client stub's parameters. A handle vector of the reply is copied to
+    caller storage (room for the vector's bound): the reply's own handle
+    array lives in the stub's frame."""
     ps = ["const struct nb_transport *tr"] + encode_params(m.request)
     if m.response:
-        ps += decode_params(m.response, "out_")
+        for f, p in zip(m.response.fields, decode_params(m.response, "out_")):
+            ps.append(f"handle_t *out_{f.name}, uint32_t *out_{f.name}_count"
+                      if f.kind == "handles" else p)
     return ps
 
 
@@ -639,11 +644,20 @@ def gen_client(p, m):
     L += [f"    handle_t nb_rh[{nresp}];",
           f"    struct nb_msg_in nb_in = {{tr->buf, nb_rh, tr->buf_size, {nresp}, 0, 0}};",
           "    nb_st = tr->call(tr->ctx, &nb_out, &nb_in);",
-          "    if (nb_st != OK)", "        return nb_st;",
-          f"    nb_st = {resp.cname}_decode(&nb_in{''.join(', ' + a for a in call_args(resp, 'out_'))});",
+          "    if (nb_st != OK)", "        return nb_st;"]
+    vecs = [f for f in resp.fields if f.kind == "handles"]
+    args = call_args(resp, "out_")
+    for f in vecs:
+        L.append(f"    const handle_t *nb_v_{f.name} = NULL;")
+        args[args.index("out_" + f.name)] = "&nb_v_" + f.name
+    L += [f"    nb_st = {resp.cname}_decode(&nb_in{''.join(', ' + a for a in args)});",
           "    if (nb_st != OK && tr->close && nb_in.nhandles)",
-          "        tr->close(tr->ctx, nb_in.handles, nb_in.nhandles);",
-          "    return nb_st;", "}"]
+          "        tr->close(tr->ctx, nb_in.handles, nb_in.nhandles);"]
+    for f in vecs:
+        L += ["    if (nb_st == OK)",
+              f"        for (uint32_t nb_i = 0; nb_i < *out_{f.name}_count; nb_i++)",
+              f"            out_{f.name}[nb_i] = nb_v_{f.name}[nb_i];"]
+    L += ["    return nb_st;", "}"]
     return L
 
 

@@ -27,6 +27,7 @@ FULL = textwrap.dedent("""\
             -> (status status, u16 g, bytes[4] out, handle<event, signal|wait>? ev);
         give @0x10 (handle<vmo, read> v, handle<any, transfer>[4] more) -> ();
         event tick @3 (u64 when);
+        share @4 () -> (status status, handle<any>[3] hs);
     }
     """)
 
@@ -102,7 +103,14 @@ static status_t on_mix(void *ctx, uint8_t a, uint64_t b, int16_t c, uint8_t d, c
 
 static status_t on_ping(void *ctx) { (void)ctx; return 0; }
 
-static const struct full_server_ops ops = {.ping = on_ping, .mix = on_mix};
+static status_t on_share(void *ctx, struct nb_msg_in *reply)
+{
+    const handle_t hs[3] = {71, 72, 73};
+    (void)ctx;
+    return full_share_response_encode(reply, 0, hs, 3);
+}
+
+static const struct full_server_ops ops = {.ping = on_ping, .mix = on_mix, .share = on_share};
 static unsigned char sbuf[256], rbuf[256];
 
 static status_t loop_call(void *ctx, const struct nb_msg_out *req, struct nb_msg_in *reply)
@@ -139,6 +147,12 @@ int main(void)
     CHECK(full_mix(&tr, 7, 1ull << 40, -3, 1, e, "hello", 5, NULL, 0, -9, &status, &g, &out, &out_len, &ev) == 0);
     CHECK(status == 0 && g == 12 && out_len == 4 && memcmp(out, "abcd", 4) == 0 && ev == 55);
     CHECK(full_mix(&tr, 7, 0, 0, 0, e, "x", 17, NULL, 0, 0, &status, &g, &out, &out_len, &ev) == ERR_OUT_OF_RANGE);
+    /* A reply's handle vector lands in the caller's storage, not in the
+       stub's frame (it once returned a pointer into its own stack). */
+    handle_t hs[3] = {0};
+    uint32_t nhs = 0;
+    CHECK(full_share(&tr, &status, hs, &nhs) == 0);
+    CHECK(status == 0 && nhs == 3 && hs[0] == 71 && hs[1] == 72 && hs[2] == 73);
     /* A malformed request is refused by dispatch. */
     struct nb_msg_in m = {sbuf, NULL, sizeof(sbuf), 0, 0, 0};
     CHECK(full_tick_event_encode(&m, 99) == 0);
