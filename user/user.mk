@@ -13,9 +13,9 @@ LIBNIMBUS  := $(USER_BUILD)/libnimbus.a
 
 # Kernel library files libnimbus builds too. They may include only these
 # kernel headers (copied to $(USER_KINC), so the build catches anything else).
-USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c
+USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c kernel/lib/ldisc.c
 USER_KTEST_C := kernel/lib/ktest.c kernel/lib/printf.c
-USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h
+USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h lib/ldisc.h
 USER_KINC_H := $(addprefix $(USER_KINC)/,$(USER_KLIB_H))
 
 USER_INCS   := -Iuser/lib/include -Iinclude -I$(BUILD)/gen -I$(USER_KINC)
