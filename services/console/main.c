@@ -351,6 +351,11 @@ static status_t setup(void)
     while (uart_in(UART_LSR) & LSR_DATA)
         (void)uart_in(UART_DATA);
     uart_out(UART_IER, IER_RX_DATA);
+    // Whatever state the line was created in, it is unmasked from here on.
+    if ((s = nb_interrupt_ack(svc.interrupt)) != OK) {
+        nb_logf("console: interrupt ack: %s", status_str(s));
+        return s;
+    }
 
     if ((s = nb_loop_init(&svc.loop)) != OK) {
         nb_logf("console: no port: %s", status_str(s));
