@@ -108,7 +108,7 @@ bench: deps
 # Style and static analysis: clang-format must be clean, cppcheck quiet.
 # `make test` runs both as its "lint" stage.
 check: check-format check-cppcheck
-USER_C_H := $(shell find user -name '*.c' -o -name '*.h')
+USER_C_H := $(shell find user services -name '*.c' -o -name '*.h')
 check-format:
 	$(Q)clang-format --dry-run -Werror $(KERNEL_C) $(wildcard tests/host/*.c) $(USER_C_H) $(shell find kernel include -name '*.h')
 check-cppcheck: $(PROTO_H)

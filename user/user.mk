@@ -13,9 +13,9 @@ LIBNIMBUS  := $(USER_BUILD)/libnimbus.a
 
 # Kernel library files libnimbus builds too. They may include only these
 # kernel headers (copied to $(USER_KINC), so the build catches anything else).
-USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c
+USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c kernel/lib/ldisc.c
 USER_KTEST_C := kernel/lib/ktest.c kernel/lib/printf.c
-USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h
+USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h lib/ldisc.h
 USER_KINC_H := $(addprefix $(USER_KINC)/,$(USER_KLIB_H))
 
 USER_INCS   := -Iuser/lib/include -Iinclude -I$(BUILD)/gen -I$(USER_KINC)
@@ -58,6 +58,10 @@ ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
 nsh_SRC    := user/sh/nsh.c
 nsh_PATH   := bin/nsh
+# Services (services/NAME/): the console service owns the serial port.
+USER_PROGS += console
+console_SRC  := services/console/main.c services/console/core.c
+console_PATH := bin/console
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -140,6 +144,10 @@ $(BUILD)/host/kernel/lib/elf_test.c.o: $(BUILD)/gen/user_elf_sample.h
 USER_HOST_TEST := $(USER_BUILD)/host/user-host-tests
 USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/tests/ktest_output.c \
                  $(sort $(wildcard user/tests/host/*.c)) $(USER_KTEST_C) kernel/lib/status.c
+# The console service's logic (suite console) with the line discipline and
+# its protocol's generated code.
+USER_HOST_SRC += services/console/core.c services/console/console_test.c kernel/lib/ldisc.c \
+                 $(PROTO_GEN)/console.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \

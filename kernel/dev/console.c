@@ -2,7 +2,7 @@
 // readers of standard input sleep on a wait queue until a line is complete.
 #include "arch.h"
 #include "dev/console.h"
-#include "dev/ldisc.h"
+#include "lib/ldisc.h"
 #include "dev/uart.h"
 #include "lib/klog.h"
 #include "lib/printk.h"

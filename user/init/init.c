@@ -5,6 +5,12 @@
 // Handles init expects in its bootstrap message: "initrd" (vmo, READ and MAP
 // or READ; DUPLICATE to pass it on), "log" (optional; else the debug
 // console), and whatever else manifest lines ask for ("root_resource" ...).
+//
+// Services (docs/CONSOLE.md): a `provides=console` line gets the server end
+// of a channel made for each start (role "console"); init keeps the client
+// end. A `stdio=console` line gets a terminal opened anew on it for each
+// start (stdin, stdout, stderr and tty), or no stdio roles at all (the
+// kernel console) when the service is not up.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,8 @@
 
 #include "manifest.h"
 #include "nb/bootstrap.h"
+#include "nb/transport.h"
+#include "proto/console.h"
 #include "nb/debug.h"
 #include "nb/initrd.h"
 #include "nb/loop.h"
@@ -23,6 +31,9 @@
 #define BACKOFF_FIRST_NS (100 * NB_NSEC_PER_MSEC)
 #define BACKOFF_MAX_NS   (10 * NB_NSEC_PER_SEC)
 #define STABLE_NS        (10 * NB_NSEC_PER_SEC) // running this long resets the count
+#define OPEN_TIMEOUT_NS  (10 * NB_NSEC_PER_SEC) // a console's answer to open
+#define STDIO_ROLES      4                      // stdin, stdout, stderr, tty
+#define SPAWN_HANDLES    (MANIFEST_HANDLES_MAX + STDIO_ROLES + 1)
 
 struct program {
     const struct manifest_entry *m;
@@ -32,6 +43,9 @@ struct program {
     uint32_t failures; // restarts in a row
     uint64_t started_ns;
     bool running, restart_pending;
+    struct program *provider; // stdio=: the program providing the service
+    handle_t service;         // provides=: client end of the running instance's channel
+    bool stdio_wait;          // stdio=: start deferred until the provider is up
 };
 
 static struct {
@@ -45,12 +59,13 @@ static struct {
 } init;
 
 static void start_next(void);
-static void program_ended(struct program *p, const char *how);
+static void program_ended(struct program *p, const char *how, bool permanent);
+static void start_program(struct program *p);
 
 // Duplicates init's own handle for each role of the entry (the process's own
 // handle, "self", is made by nb_spawn).
 static status_t gather_handles(const struct manifest_entry *m, uint32_t *roles, handle_t *hs,
-                               uint32_t *n, bool *self)
+                               uint32_t *n, bool *self, bool *permanent)
 {
     *n = 0;
     *self = false;
@@ -66,6 +81,7 @@ static status_t gather_handles(const struct manifest_entry *m, uint32_t *roles, 
         status_t s = mine == HANDLE_INVALID ? ERR_NOT_FOUND
                                             : nb_handle_duplicate(mine, RIGHT_SAME_RIGHTS, &hs[*n]);
         if (s != OK) {
+            *permanent = mine == HANDLE_INVALID; // init never gets more handles
             nb_logf("init: %s: no '%s' handle to give: %s", m->name,
                     nb_bootstrap_role_name(m->roles[i]), status_str(s));
             for (uint32_t j = 0; j < *n; j++)
@@ -95,30 +111,216 @@ static void on_exit_signal(struct nb_loop *loop, struct nb_wait *w, status_t sta
     nb_handle_close(p->proc);
     p->proc = HANDLE_INVALID;
     p->running = false;
-    program_ended(p, how);
+    if (p->service != HANDLE_INVALID) {
+        nb_handle_close(p->service); // its users see PEER_CLOSED already
+        p->service = HANDLE_INVALID;
+    }
+    program_ended(p, how, false);
 }
 
-static status_t spawn(struct program *p)
+// ---- Services ----
+
+// Reads and drops whatever waits on a client end: a reply that came after
+// its call timed out, with the handles it carried.
+static void drop_stale_replies(handle_t ch)
+{
+    uint64_t bytes[CONSOLE_MAX_MSG_BYTES / 8];
+    handle_t hs[CONSOLE_MAX_MSG_HANDLES];
+    for (;;) {
+        struct nb_msg_in m = {.bytes = bytes,
+                              .handles = hs,
+                              .bytes_cap = sizeof(bytes),
+                              .handles_cap = CONSOLE_MAX_MSG_HANDLES};
+        if (nb_channel_read(ch, &m) != OK)
+            return; // empty (or too big for any reply: left, harmlessly)
+        for (uint32_t i = 0; i < m.nhandles; i++)
+            nb_handle_close(hs[i]);
+    }
+}
+
+// console.open on the provider's channel through the typed transport, with
+// the generated codecs (the generated console_open stub hands back its
+// handle array from its own stack frame, so it is not used). term[0] =
+// data, term[1] = control on OK; ERR_PEER_CLOSED when the provider is going
+// away; *refused: the service's own status.
+static status_t console_open_terminal(handle_t service, handle_t term[2], status_t *refused)
+{
+    uint64_t buf[CONSOLE_MAX_MSG_BYTES / 8];
+    handle_t hs[CONSOLE_MAX_MSG_HANDLES];
+    struct nb_channel_transport ct;
+    nb_channel_transport_init(&ct, service, buf, sizeof(buf));
+    ct.timeout_ns = OPEN_TIMEOUT_NS;
+
+    *refused = OK;
+    struct nb_msg_in req = {.bytes = buf, .bytes_cap = sizeof(buf)};
+    status_t st = console_open_request_encode(&req);
+    if (st != OK)
+        return st;
+    struct nb_msg_out out = {.bytes = req.bytes, .nbytes = req.nbytes};
+    struct nb_msg_in reply = {.bytes = buf,
+                              .handles = hs,
+                              .bytes_cap = sizeof(buf),
+                              .handles_cap = CONSOLE_MAX_MSG_HANDLES};
+    if ((st = ct.tr.call(ct.tr.ctx, &out, &reply)) != OK)
+        return st;
+    const handle_t *got;
+    uint32_t n;
+    st = console_open_response_decode(&reply, refused, &got, &n);
+    if (st == OK && *refused == OK && n == 2) {
+        term[0] = got[0];
+        term[1] = got[1];
+        return OK;
+    }
+    for (uint32_t i = 0; i < reply.nhandles; i++)
+        nb_handle_close(hs[i]);
+    return st != OK ? st : ERR_PROTOCOL;
+}
+
+enum stdio_plan {
+    STDIO_TERMINAL, // term[] holds a new terminal
+    STDIO_KERNEL,   // no stdio roles: the kernel console
+    STDIO_WAIT,     // the provider is (re)starting: try again once it is up
+};
+
+static enum stdio_plan plan_stdio(struct program *p, handle_t term[2])
+{
+    struct program *prov = p->provider;
+    const char *service = manifest_service_name(p->m->stdio);
+    status_t refused;
+
+    if (prov->restart_pending)
+        return STDIO_WAIT;
+    if (!prov->running || prov->service == HANDLE_INVALID) {
+        nb_logf("init: %s: no %s service (%s is not running); stdio stays on the kernel console",
+                p->m->name, service, prov->m->name);
+        return STDIO_KERNEL;
+    }
+    drop_stale_replies(prov->service);
+    status_t st = console_open_terminal(prov->service, term, &refused);
+    if (st == OK) {
+        nb_logf("init: %s: stdio on a %s terminal", p->m->name, service);
+        return STDIO_TERMINAL;
+    }
+    if (st == ERR_PEER_CLOSED)
+        return STDIO_WAIT; // it is ending: its exit decides (restart or give up)
+    nb_logf("init: %s: no %s terminal (open: %s); stdio stays on the kernel console", p->m->name,
+            service, status_str(refused != OK ? refused : st));
+    return STDIO_KERNEL;
+}
+
+// Starts the programs that wait for prov (now up, or down for good).
+static void release_stdio_waiters(struct program *prov)
+{
+    for (size_t i = 0; i < init.manifest.count; i++) {
+        struct program *q = &init.progs[i];
+        if (q->stdio_wait && q->provider == prov) {
+            q->stdio_wait = false;
+            start_program(q);
+        }
+    }
+}
+
+// Adds the stdio roles for a terminal: its data channel three times (stdin,
+// stdout, stderr), its control channel as tty. Consumes term[].
+static status_t add_stdio(handle_t term[2], uint32_t *roles, handle_t *hs, uint32_t *n)
+{
+    static const uint32_t stdio_roles[STDIO_ROLES] = {BOOTSTRAP_ROLE_STDIN, BOOTSTRAP_ROLE_STDOUT,
+                                                      BOOTSTRAP_ROLE_STDERR, BOOTSTRAP_ROLE_TTY};
+    handle_t dup[2] = {HANDLE_INVALID, HANDLE_INVALID};
+    status_t st = nb_handle_duplicate(term[0], RIGHT_SAME_RIGHTS, &dup[0]);
+    if (st == OK)
+        st = nb_handle_duplicate(term[0], RIGHT_SAME_RIGHTS, &dup[1]);
+    if (st != OK) {
+        if (dup[0] != HANDLE_INVALID)
+            nb_handle_close(dup[0]);
+        nb_handle_close(term[0]);
+        nb_handle_close(term[1]);
+        return st;
+    }
+    const handle_t give[STDIO_ROLES] = {term[0], dup[0], dup[1], term[1]};
+    for (int i = 0; i < STDIO_ROLES; i++) {
+        roles[*n] = stdio_roles[i];
+        hs[(*n)++] = give[i];
+    }
+    return OK;
+}
+
+// ---- Starting ----
+
+static void close_all(const handle_t *hs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        nb_handle_close(hs[i]);
+}
+
+// *deferred: not started, to be tried again once the stdio provider is up.
+// *permanent (on failure): trying again cannot help (no such program, a
+// handle init does not have).
+static status_t spawn(struct program *p, bool *permanent, bool *deferred)
 {
     const struct manifest_entry *m = p->m;
-    uint32_t roles[MANIFEST_HANDLES_MAX];
-    handle_t hs[MANIFEST_HANDLES_MAX];
+    uint32_t roles[SPAWN_HANDLES];
+    handle_t hs[SPAWN_HANDLES];
     struct nb_spawn sp = {
         .name = m->name, .argv = m->argv, .envp = m->envp, .roles = roles, .handles = hs};
+    handle_t term[2], server, client = HANDLE_INVALID;
     status_t s;
 
-    if ((s = nb_initrd_find(&init.rd, m->path, &sp.elf, &sp.elf_size)) != OK)
+    *permanent = *deferred = false;
+    if ((s = nb_initrd_find(&init.rd, m->path, &sp.elf, &sp.elf_size)) != OK) {
+        *permanent = s == ERR_NOT_FOUND;
         return s;
-    if ((s = gather_handles(m, roles, hs, &sp.nhandles, &sp.give_self)) != OK)
+    }
+    if ((s = gather_handles(m, roles, hs, &sp.nhandles, &sp.give_self, permanent)) != OK)
         return s;
-    return nb_spawn(&sp, &p->proc);
+    if (m->stdio) {
+        switch (plan_stdio(p, term)) {
+        case STDIO_TERMINAL:
+            if ((s = add_stdio(term, roles, hs, &sp.nhandles)) != OK)
+                nb_logf("init: %s: terminal not passed on (%s); stdio stays on the kernel "
+                        "console",
+                        m->name, status_str(s));
+            break;
+        case STDIO_KERNEL:
+            break;
+        case STDIO_WAIT:
+            close_all(hs, sp.nhandles);
+            *deferred = true;
+            return OK;
+        }
+    }
+    if (m->provides) {
+        if ((s = nb_channel_create(0, &server, &client)) != OK) {
+            close_all(hs, sp.nhandles);
+            return s;
+        }
+        roles[sp.nhandles] = BOOTSTRAP_ROLE_CONSOLE;
+        hs[sp.nhandles++] = server;
+    }
+    if ((s = nb_spawn(&sp, &p->proc)) != OK) { // hs[] consumed either way
+        if (client != HANDLE_INVALID)
+            nb_handle_close(client);
+        return s;
+    }
+    if (m->provides) {
+        if (p->service != HANDLE_INVALID)
+            nb_handle_close(p->service);
+        p->service = client;
+    }
+    return OK;
 }
 
 static void start_program(struct program *p)
 {
-    status_t s = spawn(p);
-    char how[80];
+    bool permanent, deferred;
+    status_t s = spawn(p, &permanent, &deferred);
+    char how[120];
 
+    if (deferred) {
+        p->stdio_wait = true;
+        nb_logf("init: %s: waiting for %s to start", p->m->name, p->provider->m->name);
+        return;
+    }
     p->started_ns = nb_now();
     if (s == OK) {
         p->exit_wait = (struct nb_wait){
@@ -127,15 +329,21 @@ static void start_program(struct program *p)
         if (s != OK) {
             nb_task_kill(p->proc);
             nb_handle_close(p->proc);
+            if (p->service != HANDLE_INVALID)
+                nb_handle_close(p->service);
+            p->service = HANDLE_INVALID;
         }
     }
     if (s != OK) {
-        snprintf(how, sizeof(how), "could not start: %s", status_str(s));
-        program_ended(p, how);
+        snprintf(how, sizeof(how), "could not start: %s%s", status_str(s),
+                 permanent ? " (not restarted: that will not change)" : "");
+        program_ended(p, how, permanent);
         return;
     }
     p->running = true;
     nb_logf("init: started %s (%s)", p->m->name, p->m->path);
+    if (p->m->provides)
+        release_stdio_waiters(p);
 }
 
 static void on_restart_timer(struct nb_loop *loop, struct nb_loop_timer *t)
@@ -177,11 +385,13 @@ static bool schedule_restart(struct program *p)
     return true;
 }
 
-static void program_ended(struct program *p, const char *how)
+static void program_ended(struct program *p, const char *how, bool permanent)
 {
     nb_logf("init: %s %s", p->m->name, how);
-    if (schedule_restart(p))
+    if (!permanent && schedule_restart(p))
         return;
+    if (p->m->provides)
+        release_stdio_waiters(p); // down for good: they start without it
     if (init.blocking == p) {
         init.blocking = NULL;
         start_next();
@@ -227,6 +437,9 @@ static status_t load_manifest(const char *path)
     for (size_t i = 0; i < init.manifest.count; i++) {
         struct program *p = &init.progs[i];
         p->m = &init.manifest.entries[i];
+        p->service = HANDLE_INVALID;
+        if (p->m->provider >= 0)
+            p->provider = &init.progs[p->m->provider];
         if ((s = nb_loop_timer_init(&p->restart, on_restart_timer, p)) != OK)
             return s;
     }

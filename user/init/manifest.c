@@ -113,6 +113,37 @@ static status_t parse_restart(struct parser *p, struct manifest_entry *e, const 
     return OK;
 }
 
+static const char *const service_names[] = {
+    [MANIFEST_SERVICE_CONSOLE] = "console",
+};
+
+static uint32_t service_by_name(const char *name)
+{
+    for (uint32_t i = 1; i < sizeof(service_names) / sizeof(service_names[0]); i++)
+        if (!strcmp(service_names[i], name))
+            return i;
+    return MANIFEST_SERVICE_NONE;
+}
+
+const char *manifest_service_name(uint32_t service)
+{
+    return service && service < sizeof(service_names) / sizeof(service_names[0])
+               ? service_names[service]
+               : NULL;
+}
+
+// provides=SERVICE and stdio=SERVICE.
+static status_t parse_service(struct parser *p, uint32_t *field, const char *opt, const char *v)
+{
+    uint32_t s = service_by_name(v);
+    if (!s)
+        return fail(p, "%s= names no known service: '%s' (known: console)", opt, v);
+    if (*field)
+        return fail(p, "%s= given twice", opt);
+    *field = s;
+    return OK;
+}
+
 static status_t parse_option(struct parser *p, struct manifest_entry *e, char *opt, unsigned *nenv)
 {
     char *eq = strchr(opt, '=');
@@ -127,6 +158,10 @@ static status_t parse_option(struct parser *p, struct manifest_entry *e, char *o
         e->wait = true;
         return OK;
     }
+    if (!strcmp(opt, "provides") && value)
+        return parse_service(p, &e->provides, opt, value);
+    if (!strcmp(opt, "stdio") && value)
+        return parse_service(p, &e->stdio, opt, value);
     if (!strcmp(opt, "env") && value) {
         if (!strchr(value, '=') || value[0] == '=')
             return fail(p, "env= wants KEY=VALUE, not '%s'", value);
@@ -160,6 +195,47 @@ static status_t parse_rest(struct parser *p, struct manifest_entry *e, char *s)
     return st;
 }
 
+static bool has_role(const struct manifest_entry *e, uint32_t role)
+{
+    for (uint32_t i = 0; i < e->nroles; i++)
+        if (e->roles[i] == role)
+            return true;
+    return false;
+}
+
+// What provides= and stdio= imply, once the whole line is read: the roles
+// they give must not be listed in handles= too, a service has one provider,
+// and stdio= names a service an earlier line provides (init starts in order).
+static status_t check_services(struct parser *p, struct manifest_entry *e)
+{
+    static const uint32_t stdio_roles[] = {BOOTSTRAP_ROLE_STDIN, BOOTSTRAP_ROLE_STDOUT,
+                                           BOOTSTRAP_ROLE_STDERR, BOOTSTRAP_ROLE_TTY};
+    struct manifest *m = p->m;
+    e->provider = -1;
+    if (e->provides) {
+        const char *name = manifest_service_name(e->provides);
+        if (has_role(e, BOOTSTRAP_ROLE_CONSOLE))
+            return fail(p, "provides=%s gives the '%s' handle: not in handles= too", name,
+                        nb_bootstrap_role_name(BOOTSTRAP_ROLE_CONSOLE));
+        for (size_t i = 0; i < m->count; i++)
+            if (m->entries[i].provides == e->provides)
+                return fail(p, "%s is already provided on line %u", name, m->entries[i].line);
+    }
+    if (e->stdio) {
+        const char *name = manifest_service_name(e->stdio);
+        for (size_t i = 0; i < sizeof(stdio_roles) / sizeof(stdio_roles[0]); i++)
+            if (has_role(e, stdio_roles[i]))
+                return fail(p, "stdio=%s gives the '%s' handle: not in handles= too", name,
+                            nb_bootstrap_role_name(stdio_roles[i]));
+        for (size_t i = 0; i < m->count && e->provider < 0; i++)
+            if (m->entries[i].provides == e->stdio)
+                e->provider = (int)i;
+        if (e->provider < 0)
+            return fail(p, "stdio=%s, but no earlier line provides=%s", name, name);
+    }
+    return OK;
+}
+
 static status_t parse_line(struct parser *p, char *s)
 {
     struct manifest *m = p->m;
@@ -183,6 +259,8 @@ static status_t parse_line(struct parser *p, char *s)
     strcpy(e->name, name);
     e->argv[0] = path;
     if ((st = parse_rest(p, e, s)) != OK)
+        return st;
+    if ((st = check_services(p, e)) != OK)
         return st;
     m->count++;
     return OK;

@@ -4,6 +4,8 @@
 //   # name   path         options                      -- arguments
 //   hello    /bin/hello   handles=log                  -- hello world
 //   netd     /bin/netd    handles=log?,self restart=5
+//   console  /bin/console handles=ioport,irq provides=console restart
+//   nsh      /bin/nsh     stdio=console restart=1000
 //
 // Pure C over the C library: the host tests build it too.
 #pragma once
@@ -23,6 +25,10 @@
 #define MANIFEST_RESTART_DEFAULT 5
 #define MANIFEST_PROGRAMS_MAX    64
 
+// Services a line may provide (provides=NAME) and others use (stdio=NAME).
+#define MANIFEST_SERVICE_NONE    0
+#define MANIFEST_SERVICE_CONSOLE 1 // proto/console.nidl; role "console" for its provider
+
 struct manifest_entry {
     char name[MANIFEST_NAME_MAX + 1];
     const char *path;                        // as written ("/bin/hello")
@@ -32,6 +38,9 @@ struct manifest_entry {
     uint32_t nroles;
     uint32_t optional; // bit i set: roles[i] was written "role?" (may be missing)
     bool wait;         // start the next programs only once this one has ended
+    uint32_t provides; // MANIFEST_SERVICE_*: init makes the service channel
+    uint32_t stdio;    // MANIFEST_SERVICE_*: stdin/out/err and tty from this service
+    int provider;      // stdio: the index of the entry providing it; else -1
     uint32_t restarts; // restarts allowed in a row (0: never restart)
     unsigned line;     // where it was written
 };
@@ -48,3 +57,5 @@ struct manifest {
 status_t manifest_parse(const char *text, size_t len, struct manifest *m, char *err,
                         size_t err_size);
 void manifest_free(struct manifest *m);
+// "console" for MANIFEST_SERVICE_CONSOLE; NULL for anything else.
+const char *manifest_service_name(uint32_t service);

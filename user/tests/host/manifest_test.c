@@ -110,6 +110,25 @@ static void manifest_errors(struct ktest *t)
         {"a /x env==1", "line 1: env= wants KEY=VALUE, not '=1'"},
         {"a /x -- \"open", "line 1: unterminated quote"},
         {"a \"/x", "line 1: unterminated quote"},
+        {"a /x provides", "line 1: unknown option 'provides'"},
+        {"a /x provides=", "line 1: provides= names no known service: '' (known: console)"},
+        {"a /x provides=net", "line 1: provides= names no known service: 'net' (known: console)"},
+        {"a /x provides=console provides=console", "line 1: provides= given twice"},
+        {"a /x provides=console handles=log,console",
+         "line 1: provides=console gives the 'console' handle: not in handles= too"},
+        {"a /x provides=console\nb /y provides=console",
+         "line 2: console is already provided on line 1"},
+        {"a /x stdio=tty", "line 1: stdio= names no known service: 'tty' (known: console)"},
+        {"a /x stdio=console", "line 1: stdio=console, but no earlier line provides=console"},
+        {"a /x stdio=console provides=console",
+         "line 1: stdio=console, but no earlier line provides=console"},
+        {"a /x stdio=console\nc /c provides=console",
+         "line 1: stdio=console, but no earlier line provides=console"},
+        {"c /c provides=console\na /x stdio=console stdio=console", "line 2: stdio= given twice"},
+        {"c /c provides=console\na /x handles=log,stdout stdio=console",
+         "line 2: stdio=console gives the 'stdout' handle: not in handles= too"},
+        {"c /c provides=console\na /x stdio=console handles=tty",
+         "line 2: stdio=console gives the 'tty' handle: not in handles= too"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
         struct manifest m;
@@ -121,6 +140,36 @@ static void manifest_errors(struct ktest *t)
         EXPECT_EQ(m.count, 0u);
         EXPECT_NULL(m.entries);
     }
+}
+
+static void manifest_services(struct ktest *t)
+{
+    static const char text[] = "first /bin/first\n"
+                               "console /bin/console handles=ioport,irq,log? provides=console "
+                               "restart\n"
+                               "nsh /bin/nsh handles=log?,initrd stdio=console restart=1000\n"
+                               "other /bin/other stdio=console\n";
+    struct manifest m;
+    char err[160];
+
+    ASSERT_OK(parse(&m, text, err));
+    ASSERT_EQ(m.count, 4u);
+    EXPECT_EQ(m.entries[0].provides, (uint32_t)MANIFEST_SERVICE_NONE);
+    EXPECT_EQ(m.entries[0].stdio, (uint32_t)MANIFEST_SERVICE_NONE);
+    EXPECT_EQ(m.entries[0].provider, -1);
+    EXPECT_EQ(m.entries[1].provides, (uint32_t)MANIFEST_SERVICE_CONSOLE);
+    EXPECT_EQ(m.entries[1].nroles, 3u); // the console role is not listed: init makes it
+    EXPECT_EQ(m.entries[1].provider, -1);
+    EXPECT_EQ(m.entries[2].stdio, (uint32_t)MANIFEST_SERVICE_CONSOLE);
+    EXPECT_EQ(m.entries[2].provider, 1);
+    EXPECT_EQ(m.entries[2].restarts, 1000u);
+    EXPECT_EQ(m.entries[2].nroles, 2u);
+    EXPECT_EQ(m.entries[3].provider, 1);
+    EXPECT_EQ(m.entries[3].provides, (uint32_t)MANIFEST_SERVICE_NONE);
+    manifest_free(&m);
+    EXPECT_STREQ(manifest_service_name(MANIFEST_SERVICE_CONSOLE), "console");
+    EXPECT_NULL(manifest_service_name(MANIFEST_SERVICE_NONE));
+    EXPECT_NULL(manifest_service_name(2));
 }
 
 static void manifest_limits(struct ktest *t)
@@ -211,4 +260,5 @@ static void bootstrap_role_names(struct ktest *t)
 }
 
 KTEST_SUITE(manifest, KTEST_CASE(manifest_full_example), KTEST_CASE(manifest_errors),
-            KTEST_CASE(manifest_limits), KTEST_CASE(bootstrap_role_names));
+            KTEST_CASE(manifest_services), KTEST_CASE(manifest_limits),
+            KTEST_CASE(bootstrap_role_names));

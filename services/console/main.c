@@ -1,0 +1,395 @@
+// The console service: owns the serial port (a 16550 UART, COM1 unless told
+// otherwise) and serves terminals on it (docs/CONSOLE.md). This file is the
+// I/O half: the UART's registers through I/O port permission, its receive
+// interrupt through an interrupt object, and the libnimbus event loop that
+// drives the logic in core.c.
+//
+//   console [--port 0x3f8] [--gsi 4] [--size 24x80]
+//
+// Bootstrap roles: `console` (the server end of the service channel; init
+// keeps the client end), `ioport` (a resource covering the UART's 8 ports),
+// `irq` (a resource covering its GSI), `log` (optional).
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "console.h"
+#include "nb/bootstrap.h"
+#include "nb/debug.h"
+#include "nb/loop.h"
+#include "nb/syscall.h"
+
+// 16550 registers (offsets from the base port) and bits.
+#define UART_DATA        0 // receive / transmit
+#define UART_IER         1
+#define UART_FCR         2
+#define UART_MCR         4
+#define UART_LSR         5
+#define UART_SCR         7
+#define IER_RX_DATA      0x01 // received data available (and FIFO timeout)
+#define FCR_ENABLE       0x07 // enable and clear both FIFOs
+#define MCR_DTR_RTS_OUT2 0x0b // OUT2 gates the interrupt line
+#define LSR_DATA         0x01
+#define LSR_THRE         0x20 // transmit holding register (FIFO) empty
+
+#define TX_BURST   8      // bytes written per THRE seen (half the FIFO: the kernel writes too)
+#define THRE_POLLS 100000 // LSR reads before giving up on one burst
+#define RX_BUDGET  4096   // bytes one interrupt drains at most
+
+struct io_term {
+    struct con_term *t;
+    struct nb_channel_watch data, control;
+    struct nb_wait writable;
+};
+
+static struct {
+    struct nb_loop loop;
+    struct con con;
+    struct con_config cfg;
+    handle_t interrupt;
+    struct nb_wait irq_wait;
+    struct nb_channel_watch service;
+    bool wedged; // the transmitter stopped answering: output is dropped
+} svc;
+
+// ---- The UART ----
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static uint8_t uart_in(unsigned reg)
+{
+    return inb((uint16_t)(svc.cfg.port + reg));
+}
+
+static void uart_out(unsigned reg, uint8_t v)
+{
+    outb((uint16_t)(svc.cfg.port + reg), v);
+}
+
+static bool uart_present(void)
+{
+    uart_out(UART_SCR, 0xa5);
+    return uart_in(UART_SCR) == 0xa5;
+}
+
+// Output in bursts: once the transmitter is empty, TX_BURST bytes fit. A
+// transmitter that stays busy for THRE_POLLS reads is taken as wedged and
+// later output is dropped until it answers again, so a broken line never
+// stalls the service.
+static void line_write(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    while (n) {
+        int polls = svc.wedged ? 1 : THRE_POLLS;
+        while (polls-- && !(uart_in(UART_LSR) & LSR_THRE))
+            ;
+        bool ready = uart_in(UART_LSR) & LSR_THRE;
+        svc.wedged = !ready;
+        if (!ready)
+            return;
+        size_t burst = n < TX_BURST ? n : TX_BURST;
+        for (size_t i = 0; i < burst; i++)
+            uart_out(UART_DATA, (uint8_t)s[i]);
+        s += burst;
+        n -= burst;
+    }
+}
+
+// Everything the receiver holds, to the foreground terminal.
+static void drain_rx(void)
+{
+    char buf[256];
+    size_t total = 0;
+    while (total < RX_BUDGET) {
+        size_t n = 0;
+        while (n < sizeof(buf) && (uart_in(UART_LSR) & LSR_DATA))
+            buf[n++] = (char)uart_in(UART_DATA);
+        if (!n)
+            return;
+        con_input(&svc.con, buf, n);
+        total += n;
+    }
+}
+
+static void on_interrupt(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                         signals_t observed)
+{
+    (void)observed;
+    if (status != OK) {
+        nb_logf("console: waiting for the interrupt failed: %s", status_str(status));
+        nb_loop_quit(loop);
+        return;
+    }
+    drain_rx();
+    status_t s = nb_interrupt_ack(svc.interrupt);
+    if (s != OK)
+        nb_logf("console: interrupt ack: %s", status_str(s));
+    // Bytes that came between the drain and the unmask raised no new edge.
+    drain_rx();
+    if ((s = nb_wait_start(loop, w)) != OK) {
+        nb_logf("console: cannot wait for the interrupt: %s", status_str(s));
+        nb_loop_quit(loop);
+    }
+}
+
+// ---- con_ops over the kernel ----
+
+static status_t op_channel_create(void *ctx, handle_t *a, handle_t *b)
+{
+    (void)ctx;
+    return nb_channel_create(0, a, b);
+}
+
+static status_t op_channel_read(void *ctx, handle_t h, struct nb_msg_in *m)
+{
+    (void)ctx;
+    return nb_channel_read(h, m);
+}
+
+static status_t op_channel_write(void *ctx, handle_t h, const struct nb_msg_out *m)
+{
+    (void)ctx;
+    return nb_channel_write(h, m);
+}
+
+static status_t op_signal_peer(void *ctx, handle_t h, signals_t clear, signals_t set)
+{
+    (void)ctx;
+    return nb_object_signal_peer(h, clear, set);
+}
+
+static void op_close(void *ctx, handle_t h)
+{
+    (void)ctx;
+    nb_handle_close(h);
+}
+
+static void op_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    nb_logf("%s", line);
+}
+
+static void on_data_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct io_term *io = w->ctx;
+    (void)loop;
+    con_data_readable(&svc.con, io->t);
+}
+
+static void on_data_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct io_term *io = w->ctx;
+    (void)loop;
+    con_term_closed(&svc.con, io->t); // frees io (op_detach)
+}
+
+static void on_control_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct io_term *io = w->ctx;
+    (void)loop;
+    con_control_readable(&svc.con, io->t);
+}
+
+static void on_control_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct io_term *io = w->ctx;
+    (void)loop;
+    con_control_closed(&svc.con, io->t);
+}
+
+static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                        signals_t observed)
+{
+    struct io_term *io = w->ctx;
+    (void)loop;
+    (void)status;
+    (void)observed;
+    con_data_writable(&svc.con, io->t);
+}
+
+static status_t op_attach(void *ctx, struct con_term *t)
+{
+    (void)ctx;
+    struct io_term *io = calloc(1, sizeof(*io));
+    if (!io)
+        return ERR_NO_MEMORY;
+    io->t = t;
+    io->data = (struct nb_channel_watch){.channel = t->data,
+                                         .on_readable = on_data_readable,
+                                         .on_peer_closed = on_data_closed,
+                                         .ctx = io};
+    io->control = (struct nb_channel_watch){.channel = t->control,
+                                            .on_readable = on_control_readable,
+                                            .on_peer_closed = on_control_closed,
+                                            .ctx = io};
+    status_t s = nb_channel_watch_start(&svc.loop, &io->data);
+    if (s == OK && (s = nb_channel_watch_start(&svc.loop, &io->control)) != OK)
+        nb_channel_watch_stop(&svc.loop, &io->data);
+    if (s != OK) {
+        free(io);
+        return s;
+    }
+    t->io = io;
+    return OK;
+}
+
+static void op_detach(void *ctx, struct con_term *t)
+{
+    struct io_term *io = t->io;
+    (void)ctx;
+    if (!io)
+        return;
+    nb_channel_watch_stop(&svc.loop, &io->data);
+    nb_channel_watch_stop(&svc.loop, &io->control);
+    nb_wait_stop(&svc.loop, &io->writable);
+    free(io);
+    t->io = NULL;
+}
+
+static void op_wait_writable(void *ctx, struct con_term *t)
+{
+    struct io_term *io = t->io;
+    (void)ctx;
+    if (nb_wait_pending(&io->writable))
+        return;
+    io->writable = (struct nb_wait){.object = t->data,
+                                    .signals = SIGNAL_WRITABLE | SIGNAL_PEER_CLOSED,
+                                    .fn = on_writable,
+                                    .ctx = io};
+    status_t s = nb_wait_start(&svc.loop, &io->writable);
+    if (s != OK) {
+        nb_logf("console: terminal %u: cannot wait for room: %s", t->id, status_str(s));
+        t->full = false; // try again with the next input
+    }
+}
+
+static const struct con_ops kernel_ops = {
+    .channel_create = op_channel_create,
+    .channel_read = op_channel_read,
+    .channel_write = op_channel_write,
+    .signal_peer = op_signal_peer,
+    .close = op_close,
+    .line_write = line_write,
+    .attach = op_attach,
+    .detach = op_detach,
+    .wait_writable = op_wait_writable,
+    .log = op_log,
+};
+
+static void on_service_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    (void)w;
+    con_service_readable(&svc.con);
+}
+
+static void on_service_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    (void)w;
+    nb_logf("console: the service channel closed; %u terminal(s) stay", svc.con.nterms);
+}
+
+// ---- Start-up ----
+
+static handle_t take_role(uint32_t role, const char *why)
+{
+    handle_t h = nb_bootstrap_take(role);
+    if (h == HANDLE_INVALID)
+        nb_logf("console: no '%s' handle (%s)", nb_bootstrap_role_name(role), why);
+    return h;
+}
+
+static status_t setup(void)
+{
+    const struct con_config *cfg = &svc.cfg;
+    status_t s = nb_bootstrap_load();
+    if (s != OK) {
+        nb_logf("console: no bootstrap message: %s", status_str(s));
+        return s;
+    }
+    handle_t service = take_role(BOOTSTRAP_ROLE_CONSOLE, "the service channel: provides=console");
+    handle_t ioport = take_role(BOOTSTRAP_ROLE_IOPORT, "I/O port resource");
+    handle_t irq = take_role(BOOTSTRAP_ROLE_IRQ, "interrupt resource");
+    if (service == HANDLE_INVALID || ioport == HANDLE_INVALID || irq == HANDLE_INVALID)
+        return ERR_NOT_FOUND;
+
+    // Take what is needed, keep nothing more.
+    s = nb_ioport_enable(ioport, cfg->port, CON_PORT_COUNT);
+    nb_handle_close(ioport);
+    if (s != OK) {
+        nb_logf("console: cannot use I/O ports %#x..%#x: %s", cfg->port,
+                cfg->port + CON_PORT_COUNT - 1, status_str(s));
+        return s;
+    }
+    if (!uart_present()) {
+        nb_logf("console: no UART at %#x", cfg->port);
+        return ERR_NOT_FOUND;
+    }
+    s = nb_interrupt_create(irq, cfg->gsi, NB_INTERRUPT_EDGE, &svc.interrupt);
+    nb_handle_close(irq);
+    if (s != OK) {
+        nb_logf("console: cannot take GSI %u: %s", cfg->gsi, status_str(s));
+        return s;
+    }
+    // The kernel set the line up (115200 8N1); the FIFOs and the receive
+    // interrupt are this service's now. Bytes typed before are dropped:
+    // no terminal is open to take them.
+    uart_out(UART_IER, 0);
+    uart_out(UART_FCR, FCR_ENABLE);
+    uart_out(UART_MCR, MCR_DTR_RTS_OUT2);
+    while (uart_in(UART_LSR) & LSR_DATA)
+        (void)uart_in(UART_DATA);
+    uart_out(UART_IER, IER_RX_DATA);
+    // Whatever state the line was created in, it is unmasked from here on.
+    if ((s = nb_interrupt_ack(svc.interrupt)) != OK) {
+        nb_logf("console: interrupt ack: %s", status_str(s));
+        return s;
+    }
+
+    if ((s = nb_loop_init(&svc.loop)) != OK) {
+        nb_logf("console: no port: %s", status_str(s));
+        return s;
+    }
+    if ((s = con_init(&svc.con, &kernel_ops, NULL, service)) != OK)
+        return s;
+    svc.con.rows = cfg->rows;
+    svc.con.cols = cfg->cols;
+    svc.service = (struct nb_channel_watch){.channel = service,
+                                            .on_readable = on_service_readable,
+                                            .on_peer_closed = on_service_closed};
+    svc.irq_wait =
+        (struct nb_wait){.object = svc.interrupt, .signals = SIGNAL_SIGNALED, .fn = on_interrupt};
+    if ((s = nb_channel_watch_start(&svc.loop, &svc.service)) != OK ||
+        (s = nb_wait_start(&svc.loop, &svc.irq_wait)) != OK) {
+        nb_logf("console: cannot wait: %s", status_str(s));
+        return s;
+    }
+    return OK;
+}
+
+int main(int argc, char **argv)
+{
+    char err[160];
+    if (con_parse_args(argc, argv, &svc.cfg, err, sizeof(err)) != OK) {
+        nb_logf("console: %s", err);
+        return 2;
+    }
+    if (setup() != OK)
+        return 1;
+    nb_logf("console: serving the serial line at %#x (GSI %u, %ux%u)", svc.cfg.port, svc.cfg.gsi,
+            svc.cfg.rows, svc.cfg.cols);
+    status_t s = nb_loop_run(&svc.loop, NB_DEADLINE_INFINITE);
+    nb_logf("console: event loop stopped: %s", status_str(s));
+    return 1;
+}
