@@ -113,6 +113,12 @@ void arch_prepare_switch(uint64_t kstack_top, paddr_t root, uint64_t fs_base);
 // Saves the user TLS base of the thread being switched away from.
 uint64_t arch_read_fs_base(void);
 
+// The I/O ports user mode may use on this CPU: the bitmap of the process
+// whose thread runs next (lib/iobitmap.h; NULL: none). Interrupts off; bm
+// must stay alive through the call. Writes only what changed.
+struct iobitmap;
+void arch_ioport_load(const struct iobitmap *bm);
+
 // The user registers of a thread: what it enters user mode with, and what a
 // Linux clone copies from the calling thread.
 struct user_regs {

@@ -2,6 +2,7 @@
 // objects and power (docs/DEVICES.md).
 #include "sys/device.h"
 #include "obj/resource.h"
+#include "sys/ioport.h"
 #include "sys/process.h"
 #include "sys/usercopy.h"
 
@@ -35,7 +36,8 @@ int64_t sys_resource_info(const uint64_t a[6])
 
 int64_t sys_ioport_enable(const uint64_t a[6])
 {
-    return ERR_NOT_SUPPORTED;
+    status_t st = resource_check_range(table(), (handle_t)a[0], NB_RESOURCE_IOPORT, a[1], a[2]);
+    return st == OK ? ioport_enable(process_current(), a[1], a[2]) : st;
 }
 
 int64_t sys_interrupt_create(const uint64_t a[6])

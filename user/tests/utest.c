@@ -1,9 +1,9 @@
 // utest: the native system calls from user space, in the manner of xv6's
 // usertests. KTAP on stdout; exit status = failed cases.
 //
-// Wants from init (manifest): handles=log,initrd,self,vmex. Without
+// Wants from init (manifest): handles=log,initrd,self,vmex,ioport. Without
 // "initrd" the cases that start processes are skipped, without "self" those
-// that make threads.
+// that make threads, without "ioport" the device cases.
 //
 // `utest --child=echo` is the other end of channel_to_child_process.
 #include <stdint.h>
@@ -620,12 +620,96 @@ static void crash_other_exceptions(struct ktest *t)
     expect_crashes(t, c, ARRAY_SIZE(c));
 }
 
+// ---- Devices: resources and I/O ports (docs/DEVICES.md) ----
+
+#define COM1     0x3f8
+#define COM1_SCR (COM1 + 7) // scratch register: reads back what was written
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static void resource_derive_and_info(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1, h;
+    struct nb_resource_info info;
+    if (io == HANDLE_INVALID)
+        KTEST_SKIP("no ioport handle");
+    ASSERT_OK(nb_resource_info(io, &info));
+    EXPECT_EQ(info.kind, (uint32_t)NB_RESOURCE_IOPORT);
+    EXPECT_EQ(info.base, 0u);
+    EXPECT_EQ(info.size, 0x10000u);
+    ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1));
+    ASSERT_OK(nb_resource_info(com1, &info));
+    EXPECT_EQ(info.kind, (uint32_t)NB_RESOURCE_IOPORT);
+    EXPECT_EQ(info.base, (uint64_t)COM1);
+    EXPECT_EQ(info.size, 8u);
+    struct nb_handle_info hi;
+    ASSERT_OK(nb_handle_info(com1, &hi));
+    EXPECT_EQ(hi.type, (uint32_t)OBJ_RESOURCE);
+    EXPECT_EQ(hi.rights, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_IOPORT, COM1 - 1, 2, &h), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_IRQ, 4, 1, &h), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_POWER, 0, 0, &h), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_resource_create(io, NB_RESOURCE_IOPORT, 0xffff, 2, &h), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_resource_create(self_process(), NB_RESOURCE_IOPORT, 0, 1, &h),
+                  self_process() == HANDLE_INVALID ? ERR_BAD_HANDLE : ERR_WRONG_TYPE);
+    EXPECT_STATUS(nb_resource_info(com1, (struct nb_resource_info *)8), ERR_INVALID_ARGS);
+    nb_handle_close(com1);
+}
+
+static void ioport_com1_scratch(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1;
+    if (io == HANDLE_INVALID)
+        KTEST_SKIP("no ioport handle");
+    ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1));
+    // Only inside the resource's range, and never empty.
+    EXPECT_STATUS(nb_ioport_enable(com1, COM1 + 7, 2), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_ioport_enable(com1, 0x80, 1), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_ioport_enable(com1, COM1, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_ioport_enable(HANDLE_INVALID, COM1, 1), ERR_BAD_HANDLE);
+    ASSERT_OK(nb_ioport_enable(com1, COM1_SCR, 1));
+    nb_handle_close(com1); // the permission stays with the process
+    uint8_t saved = inb(COM1_SCR);
+    outb(COM1_SCR, 0xa5);
+    EXPECT_EQ(inb(COM1_SCR), 0xa5);
+    outb(COM1_SCR, 0x5a);
+    EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    // Still there after other processes ran on this CPU.
+    struct nb_process_info info;
+    if (have_initrd)
+        EXPECT_OK(run_to_end("/bin/hello", NULL, &info));
+    EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    outb(COM1_SCR, saved);
+}
+
+// A process without the permission faults (run after ioport_com1_scratch:
+// utest's own permission must not carry over to its child).
+static void crash_ioport_without_permission(struct ktest *t)
+{
+    static const struct crash_case c[] = {{"ioport", NB_EXIT_FAULT_SEGV}};
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    expect_crashes(t, c, ARRAY_SIZE(c));
+}
+
 KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wrong_type),
             KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
             KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
             KTEST_CASE(process_exit_status), KTEST_CASE(channel_to_child_process),
-            KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
+            KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions),
+            KTEST_CASE(resource_derive_and_info), KTEST_CASE(ioport_com1_scratch),
+            KTEST_CASE(crash_ioport_without_permission));
 
 int main(int argc, char **argv)
 {
