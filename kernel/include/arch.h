@@ -76,6 +76,8 @@ struct arch_gsi_owner {
 // ERR_ALREADY_EXISTS when the line has an owner or a claim.
 status_t arch_irq_gsi_own(unsigned gsi, unsigned vector, bool level, bool active_low,
                           const struct arch_gsi_owner *owner);
+// Forgets the owner (masking the line unless it is claimed).
+void arch_irq_gsi_disown(unsigned gsi);
 // Takes gsi for fn(arg), which runs in interrupt context, never after
 // arch_irq_gsi_unclaim returns. The line starts masked (unmask it with
 // arch_irq_mask_gsi). ERR_ALREADY_EXISTS: claimed already; ERR_NOT_FOUND: no

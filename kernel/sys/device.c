@@ -1,6 +1,7 @@
 // System calls for user-space drivers: resources, I/O ports, interrupt
 // objects and power (docs/DEVICES.md).
 #include "sys/device.h"
+#include "obj/interrupt.h"
 #include "obj/resource.h"
 #include "sys/ioport.h"
 #include "sys/process.h"
@@ -42,12 +43,16 @@ int64_t sys_ioport_enable(const uint64_t a[6])
 
 int64_t sys_interrupt_create(const uint64_t a[6])
 {
-    return ERR_NOT_SUPPORTED;
+    handle_t h;
+    status_t st = resource_check_range(table(), (handle_t)a[0], NB_RESOURCE_IRQ, a[1], 1);
+    if (st == OK)
+        st = interrupt_create(table(), (uint32_t)a[1], (uint32_t)a[2], &h);
+    return st == OK ? put_handle(a[3], h) : st;
 }
 
 int64_t sys_interrupt_ack(const uint64_t a[6])
 {
-    return ERR_NOT_SUPPORTED;
+    return interrupt_ack(table(), (handle_t)a[0]);
 }
 
 int64_t sys_power(const uint64_t a[6])
