@@ -1,6 +1,8 @@
 // System calls for user-space drivers: resources, I/O ports, interrupt
 // objects and power (docs/DEVICES.md).
 #include "sys/device.h"
+#include "dev/power.h"
+#include "lib/fmt.h"
 #include "obj/interrupt.h"
 #include "obj/resource.h"
 #include "sys/ioport.h"
@@ -57,5 +59,13 @@ int64_t sys_interrupt_ack(const uint64_t a[6])
 
 int64_t sys_power(const uint64_t a[6])
 {
-    return ERR_NOT_SUPPORTED;
+    status_t st = resource_check(table(), (handle_t)a[0], NB_RESOURCE_POWER);
+    if (st != OK)
+        return st;
+    if (a[1] != NB_POWER_OFF && a[1] != NB_POWER_REBOOT)
+        return ERR_INVALID_ARGS;
+    struct process *p = process_current();
+    char who[NB_PROCESS_NAME_MAX + 24];
+    ksnprintf(who, sizeof(who), "%s[%llu]", p->name, (unsigned long long)p->pid);
+    power_request(a[1] == NB_POWER_REBOOT, who);
 }

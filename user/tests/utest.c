@@ -771,6 +771,21 @@ static void interrupt_com1(struct ktest *t)
     nb_handle_close(com1_io);
 }
 
+// NB_SYS_POWER refuses what is not a power resource, and unknown actions
+// (those only with a power handle: initrd/etc/devices.manifest gives one).
+static void power_refuses(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT);
+    handle_t power = nb_bootstrap_peek(BOOTSTRAP_ROLE_POWER);
+    EXPECT_STATUS(nb_power(HANDLE_INVALID, NB_POWER_OFF), ERR_BAD_HANDLE);
+    if (io != HANDLE_INVALID)
+        EXPECT_STATUS(nb_power(io, NB_POWER_REBOOT), ERR_WRONG_TYPE);
+    if (power == HANDLE_INVALID)
+        KTEST_SKIP("no power handle");
+    EXPECT_STATUS(nb_power(power, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_power(power, 3), ERR_INVALID_ARGS);
+}
+
 KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wrong_type),
             KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
@@ -781,7 +796,8 @@ KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wr
 // A suite of its own, so that `utest devices` runs just these (the
 // integration test of the console's input after an interrupt object).
 KTEST_SUITE(devices, KTEST_CASE(resource_derive_and_info), KTEST_CASE(ioport_com1_scratch),
-            KTEST_CASE(crash_ioport_without_permission), KTEST_CASE(interrupt_com1));
+            KTEST_CASE(crash_ioport_without_permission), KTEST_CASE(interrupt_com1),
+            KTEST_CASE(power_refuses));
 
 int main(int argc, char **argv)
 {
