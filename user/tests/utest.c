@@ -673,11 +673,30 @@ static void resource_derive_and_info(struct ktest *t)
     nb_handle_close(com1);
 }
 
+// A thread already running (perhaps on another CPU) when its process gets
+// the permission: it reads the scratch register once told to.
+static volatile int port_go, port_seen = -1;
+
+__attribute__((noreturn, no_stack_protector)) static void port_thread(uint64_t a1, uint64_t a2)
+{
+    while (!port_go)
+        __asm__ volatile("pause");
+    port_seen = inb(COM1_SCR);
+    nb_thread_exit();
+}
+
 static void ioport_com1_scratch(struct ktest *t)
 {
     handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1;
+    struct raw_thread th;
+    bool threaded = false;
     if (io == HANDLE_INVALID)
         KTEST_SKIP("no ioport handle");
+    if (self_process() != HANDLE_INVALID) {
+        ASSERT_OK(raw_thread_start(&th, port_thread, 0, 0));
+        threaded = true;
+        nb_nanosleep(nb_deadline_after(20 * 1000 * 1000)); // let it spin
+    }
     ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1));
     // Only inside the resource's range, and never empty.
     EXPECT_STATUS(nb_ioport_enable(com1, COM1 + 7, 2), ERR_OUT_OF_RANGE);
@@ -691,6 +710,12 @@ static void ioport_com1_scratch(struct ktest *t)
     EXPECT_EQ(inb(COM1_SCR), 0xa5);
     outb(COM1_SCR, 0x5a);
     EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    // Every thread of the process has it (a fault would end utest).
+    if (threaded) {
+        port_go = 1;
+        EXPECT_OK(raw_thread_join(&th));
+        EXPECT_EQ(port_seen, 0x5a);
+    }
     // Still there after other processes ran on this CPU.
     struct nb_process_info info;
     if (have_initrd)
