@@ -1,5 +1,8 @@
 // Console input: the COM1 receive interrupt feeds the line discipline;
 // readers of standard input sleep on a wait queue until a line is complete.
+// The console owns COM1's GSI only until a user-space driver claims it (an
+// interrupt object, docs/DEVICES.md): then input is the driver's, and it
+// comes back here when the claim ends. Output always goes to the UART.
 #include "arch.h"
 #include "dev/console.h"
 #include "lib/ldisc.h"
@@ -27,14 +30,32 @@ static void console_irq(void *arg)
     spin_unlock_irqrestore(&con_lock, s);
 }
 
+// A user-space driver takes the line: the UART stops interrupting for us.
+static void console_release(void *arg)
+{
+    uart_disable_rx_irq();
+}
+
+static void console_reclaim(void *arg)
+{
+    uart_enable_rx_irq();
+}
+
+static const struct arch_gsi_owner console_owner = {
+    .name = "console",
+    .release = console_release,
+    .reclaim = console_reclaim,
+};
+
 status_t console_input_init(void)
 {
-    unsigned vector;
+    unsigned vector, gsi;
+    bool level, low;
     ldisc_init(&con_ldisc, console_write);
     wait_queue_init(&con_readers);
     status_t st = arch_irq_alloc(console_irq, NULL, &vector);
-    if (st == OK)
-        st = arch_irq_route_isa(UART_ISA_IRQ, vector, NULL);
+    if (st == OK && (st = arch_irq_isa_gsi(UART_ISA_IRQ, &gsi, &level, &low)) == OK)
+        st = arch_irq_gsi_own(gsi, vector, level, low, &console_owner);
     if (st == OK && !uart_enable_rx_irq())
         st = ERR_NOT_FOUND;
     if (st != OK)

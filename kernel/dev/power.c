@@ -195,3 +195,13 @@ void power_reboot(void)
     pr_emerg("power: no reset worked; forcing a triple fault\n");
     arch_triple_fault();
 }
+
+// ---- requests from user space ----
+
+void power_request(bool reboot, const char *who)
+{
+    pr_notice("power: %s requested by %s\n", reboot ? "reboot" : "off", who);
+    if (reboot)
+        power_reboot();
+    power_off();
+}

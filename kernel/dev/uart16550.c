@@ -77,3 +77,9 @@ bool uart_enable_rx_irq(void)
     arch_pio_out8(COM1 + UART_IER, IER_RX_DATA);
     return true;
 }
+
+void uart_disable_rx_irq(void)
+{
+    if (uart_present)
+        arch_pio_out8(COM1 + UART_IER, 0);
+}

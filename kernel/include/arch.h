@@ -50,6 +50,42 @@ status_t arch_irq_init_controllers(void);
 status_t arch_irq_route_gsi(unsigned gsi, unsigned vector, bool level, bool active_low);
 status_t arch_irq_route_isa(unsigned isa_irq, unsigned vector, unsigned *gsi_out);
 status_t arch_irq_mask_gsi(unsigned gsi, bool masked);
+// Where an ISA IRQ arrives: its GSI, trigger mode and polarity (the MADT's
+// overrides, else identity, edge, active high).
+status_t arch_irq_isa_gsi(unsigned isa_irq, unsigned *gsi, bool *level, bool *active_low);
+// GSIs run from 0 to arch_irq_gsi_count() - 1 (the end of the highest
+// IOAPIC's range; 0 without an IOAPIC). Numbers in gaps between IOAPICs
+// route nowhere (ERR_NOT_FOUND).
+unsigned arch_irq_gsi_count(void);
+// Frees a vector from arch_irq_alloc (its handler is not called afterwards).
+void arch_irq_free(unsigned vector);
+
+// GSI ownership. A kernel driver that routes a line for itself registers as
+// its owner (arch_irq_gsi_own). A claim (a user-space driver's interrupt
+// object) takes a line over: the owner's release() runs (it stops its device
+// from interrupting), the line goes to a fresh vector and the claimant's
+// handler; when the claim ends the line is masked, and routed back to the
+// owner, whose reclaim() runs. One claim per GSI. Thread context.
+struct arch_gsi_owner {
+    const char *name;
+    void (*release)(void *arg);
+    void (*reclaim)(void *arg);
+    void *arg;
+};
+// Routes gsi to `vector` (unmasked) and records `owner` (static storage).
+// ERR_ALREADY_EXISTS when the line has an owner or a claim.
+status_t arch_irq_gsi_own(unsigned gsi, unsigned vector, bool level, bool active_low,
+                          const struct arch_gsi_owner *owner);
+// Forgets the owner (masking the line unless it is claimed).
+void arch_irq_gsi_disown(unsigned gsi);
+// Takes gsi for fn(arg), which runs in interrupt context, never after
+// arch_irq_gsi_unclaim returns. The line starts masked (unmask it with
+// arch_irq_mask_gsi). ERR_ALREADY_EXISTS: claimed already; ERR_NOT_FOUND: no
+// IOAPIC has the line; ERR_NO_RESOURCES: no vector left.
+status_t arch_irq_gsi_claim(unsigned gsi, bool level, bool active_low, arch_irq_fn fn, void *arg);
+void arch_irq_gsi_unclaim(unsigned gsi);
+// Whether gsi is claimed now (tests).
+bool arch_irq_gsi_claimed(unsigned gsi);
 
 // The one-shot timer behind ktimers: arch_timer_set(deadline) makes the CPU
 // call ktimer_interrupt() once clock_monotonic_ns() >= deadline (UINT64_MAX
@@ -78,6 +114,12 @@ void arch_context_switch(struct arch_context *from, struct arch_context *to);
 void arch_prepare_switch(uint64_t kstack_top, paddr_t root, uint64_t fs_base);
 // Saves the user TLS base of the thread being switched away from.
 uint64_t arch_read_fs_base(void);
+
+// The I/O ports user mode may use on this CPU: the bitmap of the process
+// whose thread runs next (lib/iobitmap.h; NULL: none). Interrupts off; bm
+// must stay alive through the call. Writes only what changed.
+struct iobitmap;
+void arch_ioport_load(const struct iobitmap *bm);
 
 // The user registers of a thread: what it enters user mode with, and what a
 // Linux clone copies from the calling thread.

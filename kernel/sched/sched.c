@@ -22,6 +22,7 @@
 #include "sched/clock.h"
 #include "sched/thread.h"
 #include "sched/timer.h"
+#include "sys/ioport.h"
 
 struct runqueue {
     struct spinlock lock;
@@ -217,6 +218,8 @@ static struct runqueue *schedule_locked(struct runqueue *rq)
     if (prev->aspace_root)
         prev->fs_base = arch_read_fs_base();
     arch_prepare_switch(next->stack.top, next->aspace_root, next->fs_base);
+    if (next->owner)
+        user_switch_in(next->owner); // per-process CPU state: the I/O permission bitmap
     // Threads of equal priority waiting: give a user thread a time slice.
     if (next->aspace_root && (rq->ready_mask >> next->priority))
         ktimer_arm(&rq->slice, now + TIME_SLICE_NS);

@@ -1,7 +1,7 @@
 // Starting /init: the kernel's only program launch. It finds the program in
 // the initrd, maps its ELF segments and a stack, and hands it the initrd, the
-// vmex resource and a handle to itself over its bootstrap channel
-// (docs/USERSPACE.md).
+// vmex resource, a handle to itself and the device resources over its
+// bootstrap channel (docs/USERSPACE.md).
 #include "init/boot_info.h"
 #include "init/cmdline.h"
 #include "lib/cpio.h"
@@ -116,6 +116,17 @@ static status_t give(struct handle_table *t, struct kobject *o, rights_t rights,
     return st;
 }
 
+// A new resource of `kind` over [base, base + size), given as `role`.
+static status_t give_resource(struct handle_table *t, uint32_t kind, uint64_t base, uint64_t size,
+                              uint32_t role, uint32_t *roles, handle_t *handles, uint32_t *n)
+{
+    struct kobject *o;
+    status_t st = resource_create_kernel_range(kind, base, size, &o);
+    if (st == OK)
+        st = give(t, o, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT, role, roles, handles, n);
+    return st;
+}
+
 // Writes the bootstrap message (initrd, vmex, self) into the channel end
 // `ours` of the kernel's table t.
 static status_t send_bootstrap(struct handle_table *t, handle_t ours, struct process *p)
@@ -140,6 +151,18 @@ static status_t send_bootstrap(struct handle_table *t, handle_t ours, struct pro
         st = give(t, &p->obj, p->obj.ops->default_rights, BOOTSTRAP_ROLE_PROCESS_SELF, roles,
                   handles, &n);
     }
+    // Device resources (docs/DEVICES.md); irq only where an IOAPIC has lines.
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_ROOT, 0, 0, BOOTSTRAP_ROLE_ROOT_RESOURCE, roles, handles,
+                           &n);
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_IOPORT, 0, RESOURCE_IOPORT_LIMIT, BOOTSTRAP_ROLE_IOPORT,
+                           roles, handles, &n);
+    if (st == OK && arch_irq_gsi_count())
+        st = give_resource(t, NB_RESOURCE_IRQ, 0, arch_irq_gsi_count(), BOOTSTRAP_ROLE_IRQ, roles,
+                           handles, &n);
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_POWER, 0, 0, BOOTSTRAP_ROLE_POWER, roles, handles, &n);
     if (st != OK)
         return st;
     uint8_t bytes[BOOTSTRAP_MAX_MSG_BYTES];

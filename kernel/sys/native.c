@@ -12,6 +12,7 @@
 #include "obj/timer.h"
 #include "obj/vmo.h"
 #include "sched/clock.h"
+#include "sys/device.h"
 #include "sys/process.h"
 #include "sys/syscall.h"
 #include "sys/usercopy.h"
@@ -622,6 +623,12 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_CLOCK_GET, sys_clock_get),
     SYS(NB_SYS_NANOSLEEP, sys_nanosleep),
     SYS(NB_SYS_DEBUG_WRITE, sys_debug_write),
+    SYS(NB_SYS_RESOURCE_CREATE, sys_resource_create),
+    SYS(NB_SYS_RESOURCE_INFO, sys_resource_info),
+    SYS(NB_SYS_IOPORT_ENABLE, sys_ioport_enable),
+    SYS(NB_SYS_INTERRUPT_CREATE, sys_interrupt_create),
+    SYS(NB_SYS_INTERRUPT_ACK, sys_interrupt_ack),
+    SYS(NB_SYS_POWER, sys_power),
 };
 
 const unsigned native_syscall_count = ARRAY_SIZE(native_syscalls);

@@ -5,6 +5,7 @@
 #include "lib/string.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sys/ioport.h"
 #include "sys/linux.h"
 #include "sys/process.h"
 #include "sys/user.h"
@@ -263,6 +264,7 @@ static void teardown(struct process *p)
     if (p->as)
         vm_aspace_destroy(p->as);
     p->as = NULL;
+    ioport_release(p);
     handle_table_destroy(&p->handles);
     s = obj_lock(&p->obj);
     obj_signal_locked(&p->obj, 0, SIGNAL_TERMINATED);

@@ -70,3 +70,8 @@ bool arch_call_catching_faults(void (*fn)(void *), void *arg, struct fault_info 
     fn(arg);
     return true;
 }
+
+unsigned arch_irq_gsi_count(void)
+{
+    return 24; // one IOAPIC, as QEMU's machines have
+}

@@ -79,6 +79,15 @@ static void overflow(void)
     stack_overflow(0);
 }
 
+// A port read without NB_SYS_IOPORT_ENABLE: #GP (the COM1 scratch register,
+// which utest has just been allowed to use: its permission must not leak).
+static void ioport_read(void)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)0x3ff));
+    (void)v;
+}
+
 static const struct {
     const char *mode;
     void (*fn)(void);
@@ -86,7 +95,7 @@ static const struct {
     {"null-read", null_read},     {"null-write", null_write},   {"rodata-write", rodata_write},
     {"exec-data", exec_data},     {"exec-stack", exec_stack},   {"divide", divide_by_zero},
     {"ud2", invalid_opcode},      {"kernel-read", kernel_read}, {"noncanonical", noncanonical_read},
-    {"stack-overflow", overflow},
+    {"stack-overflow", overflow}, {"ioport", ioport_read},
 };
 
 int main(int argc, char **argv)
@@ -99,6 +108,6 @@ int main(int argc, char **argv)
         }
     }
     printf("usage: crash MODE (null-read, null-write, rodata-write, exec-data, exec-stack,\n"
-           "       divide, ud2, kernel-read, noncanonical, stack-overflow)\n");
+           "       divide, ud2, kernel-read, noncanonical, stack-overflow, ioport)\n");
     return 1;
 }

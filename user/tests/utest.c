@@ -1,9 +1,10 @@
 // utest: the native system calls from user space, in the manner of xv6's
 // usertests. KTAP on stdout; exit status = failed cases.
 //
-// Wants from init (manifest): handles=log,initrd,self,vmex. Without
-// "initrd" the cases that start processes are skipped, without "self" those
-// that make threads.
+// Wants from init (manifest): handles=log,initrd,self,vmex,ioport,irq.
+// Without "initrd" the cases that start processes are skipped, without
+// "self" those that make threads, without "ioport" and "irq" the device
+// cases.
 //
 // `utest --child=echo` is the other end of channel_to_child_process.
 #include <stdint.h>
@@ -620,12 +621,208 @@ static void crash_other_exceptions(struct ktest *t)
     expect_crashes(t, c, ARRAY_SIZE(c));
 }
 
+// ---- Devices: resources and I/O ports (docs/DEVICES.md) ----
+
+#define COM1     0x3f8
+#define COM1_IER (COM1 + 1) // interrupt enable
+#define COM1_IIR (COM1 + 2) // interrupt identification (reading it clears THRE)
+#define COM1_SCR (COM1 + 7) // scratch register: reads back what was written
+#define IER_RX   0x01
+#define IER_THRE 0x02 // transmitter empty: fires at once when the FIFO is empty
+// COM1 is ISA IRQ 4, which QEMU's machines wire to GSI 4 (no MADT override).
+#define COM1_GSI 4
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static void resource_derive_and_info(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1, h;
+    struct nb_resource_info info;
+    if (io == HANDLE_INVALID)
+        KTEST_SKIP("no ioport handle");
+    ASSERT_OK(nb_resource_info(io, &info));
+    EXPECT_EQ(info.kind, (uint32_t)NB_RESOURCE_IOPORT);
+    EXPECT_EQ(info.base, 0u);
+    EXPECT_EQ(info.size, 0x10000u);
+    ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1));
+    ASSERT_OK(nb_resource_info(com1, &info));
+    EXPECT_EQ(info.kind, (uint32_t)NB_RESOURCE_IOPORT);
+    EXPECT_EQ(info.base, (uint64_t)COM1);
+    EXPECT_EQ(info.size, 8u);
+    struct nb_handle_info hi;
+    ASSERT_OK(nb_handle_info(com1, &hi));
+    EXPECT_EQ(hi.type, (uint32_t)OBJ_RESOURCE);
+    EXPECT_EQ(hi.rights, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_IOPORT, COM1 - 1, 2, &h), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_IRQ, 4, 1, &h), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_resource_create(com1, NB_RESOURCE_POWER, 0, 0, &h), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_resource_create(io, NB_RESOURCE_IOPORT, 0xffff, 2, &h), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_resource_create(self_process(), NB_RESOURCE_IOPORT, 0, 1, &h),
+                  self_process() == HANDLE_INVALID ? ERR_BAD_HANDLE : ERR_WRONG_TYPE);
+    EXPECT_STATUS(nb_resource_info(com1, (struct nb_resource_info *)8), ERR_INVALID_ARGS);
+    nb_handle_close(com1);
+}
+
+// A thread already running (perhaps on another CPU) when its process gets
+// the permission: it reads the scratch register once told to.
+static volatile int port_go, port_seen = -1;
+
+__attribute__((noreturn, no_stack_protector)) static void port_thread(uint64_t a1, uint64_t a2)
+{
+    while (!port_go)
+        __asm__ volatile("pause");
+    port_seen = inb(COM1_SCR);
+    nb_thread_exit();
+}
+
+static void ioport_com1_scratch(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1;
+    struct raw_thread th;
+    bool threaded = false;
+    if (io == HANDLE_INVALID)
+        KTEST_SKIP("no ioport handle");
+    if (self_process() != HANDLE_INVALID) {
+        ASSERT_OK(raw_thread_start(&th, port_thread, 0, 0));
+        threaded = true;
+        nb_nanosleep(nb_deadline_after(20 * 1000 * 1000)); // let it spin
+    }
+    ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1));
+    // Only inside the resource's range, and never empty.
+    EXPECT_STATUS(nb_ioport_enable(com1, COM1 + 7, 2), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_ioport_enable(com1, 0x80, 1), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_ioport_enable(com1, COM1, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_ioport_enable(HANDLE_INVALID, COM1, 1), ERR_BAD_HANDLE);
+    ASSERT_OK(nb_ioport_enable(com1, COM1_SCR, 1));
+    nb_handle_close(com1); // the permission stays with the process
+    uint8_t saved = inb(COM1_SCR);
+    outb(COM1_SCR, 0xa5);
+    EXPECT_EQ(inb(COM1_SCR), 0xa5);
+    outb(COM1_SCR, 0x5a);
+    EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    // Every thread of the process has it (a fault would end utest).
+    if (threaded) {
+        port_go = 1;
+        EXPECT_OK(raw_thread_join(&th));
+        EXPECT_EQ(port_seen, 0x5a);
+    }
+    // Still there after other processes ran on this CPU.
+    struct nb_process_info info;
+    if (have_initrd)
+        EXPECT_OK(run_to_end("/bin/hello", NULL, &info));
+    EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    outb(COM1_SCR, saved);
+}
+
+// A process without the permission faults (run after ioport_com1_scratch:
+// utest's own permission must not carry over to its child).
+static void crash_ioport_without_permission(struct ktest *t)
+{
+    static const struct crash_case c[] = {{"ioport", NB_EXIT_FAULT_SEGV}};
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    expect_crashes(t, c, ARRAY_SIZE(c));
+}
+
+// Lets COM1 raise its transmitter-empty interrupt and stops it again.
+static void com1_thre(bool on)
+{
+    if (!on)
+        (void)inb(COM1_IIR);
+    outb(COM1_IER, on ? IER_THRE : 0);
+}
+
+static void interrupt_com1(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT);
+    handle_t irq = nb_bootstrap_peek(BOOTSTRAP_ROLE_IRQ);
+    handle_t com1_io, com1_irq, intr, h, port;
+    struct nb_handle_info hi;
+    struct nb_port_packet pkt;
+    signals_t seen;
+
+    if (io == HANDLE_INVALID || irq == HANDLE_INVALID)
+        KTEST_SKIP("no ioport or irq handle");
+    ASSERT_OK(nb_resource_create(io, NB_RESOURCE_IOPORT, COM1, 8, &com1_io));
+    ASSERT_OK(nb_ioport_enable(com1_io, COM1, 8));
+    ASSERT_OK(nb_resource_create(irq, NB_RESOURCE_IRQ, COM1_GSI, 1, &com1_irq));
+    EXPECT_STATUS(nb_interrupt_create(com1_irq, COM1_GSI + 1, 0, &h), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_interrupt_create(com1_io, COM1_GSI, 0, &h), ERR_WRONG_TYPE);
+    EXPECT_STATUS(nb_interrupt_create(com1_irq, COM1_GSI, 0x10, &h), ERR_INVALID_ARGS);
+    ASSERT_OK(nb_interrupt_create(com1_irq, COM1_GSI, NB_INTERRUPT_EDGE, &intr));
+    EXPECT_STATUS(nb_interrupt_create(irq, COM1_GSI, 0, &h), ERR_ALREADY_EXISTS);
+    ASSERT_OK(nb_handle_info(intr, &hi));
+    EXPECT_EQ(hi.type, (uint32_t)OBJ_INTERRUPT);
+    EXPECT_EQ(hi.rights,
+              RIGHT_WAIT | RIGHT_INSPECT | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_WRITE);
+    // The kernel console gave its input up: the UART interrupts nothing.
+    EXPECT_EQ(inb(COM1_IER), 0);
+    // Waiting on the object.
+    EXPECT_STATUS(nb_object_wait_one(intr, SIGNAL_SIGNALED, NB_DEADLINE_POLL, &seen),
+                  ERR_TIMED_OUT);
+    com1_thre(true);
+    EXPECT_OK(nb_object_wait_one(intr, SIGNAL_SIGNALED, nb_deadline_after(WAIT_LIMIT), &seen));
+    com1_thre(false);
+    EXPECT_OK(nb_interrupt_ack(intr));
+    EXPECT_STATUS(nb_object_wait_one(intr, SIGNAL_SIGNALED, NB_DEADLINE_POLL, &seen),
+                  ERR_TIMED_OUT);
+    // Through a port.
+    ASSERT_OK(nb_port_create(&port));
+    ASSERT_OK(nb_object_wait_async(intr, port, 7, SIGNAL_SIGNALED, PORT_BIND_ONCE));
+    com1_thre(true);
+    EXPECT_OK(nb_port_wait(port, nb_deadline_after(WAIT_LIMIT), &pkt));
+    com1_thre(false);
+    EXPECT_EQ(pkt.key, 7u);
+    EXPECT_EQ(pkt.signal.trigger, SIGNAL_SIGNALED);
+    EXPECT_OK(nb_interrupt_ack(intr));
+    // Closing gives the line back to the kernel console, receive interrupt on.
+    EXPECT_OK(nb_handle_close(intr));
+    EXPECT_EQ(inb(COM1_IER), IER_RX);
+    ASSERT_OK(nb_interrupt_create(com1_irq, COM1_GSI, NB_INTERRUPT_EDGE, &intr));
+    EXPECT_OK(nb_handle_close(intr));
+    EXPECT_STATUS(nb_interrupt_ack(intr), ERR_BAD_HANDLE);
+    nb_handle_close(port);
+    nb_handle_close(com1_irq);
+    nb_handle_close(com1_io);
+}
+
+// NB_SYS_POWER refuses what is not a power resource, and unknown actions
+// (those only with a power handle: initrd/etc/devices.manifest gives one).
+static void power_refuses(struct ktest *t)
+{
+    handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT);
+    handle_t power = nb_bootstrap_peek(BOOTSTRAP_ROLE_POWER);
+    EXPECT_STATUS(nb_power(HANDLE_INVALID, NB_POWER_OFF), ERR_BAD_HANDLE);
+    if (io != HANDLE_INVALID)
+        EXPECT_STATUS(nb_power(io, NB_POWER_REBOOT), ERR_WRONG_TYPE);
+    if (power == HANDLE_INVALID)
+        KTEST_SKIP("no power handle");
+    EXPECT_STATUS(nb_power(power, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_power(power, 3), ERR_INVALID_ARGS);
+}
+
 KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wrong_type),
             KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
             KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
             KTEST_CASE(process_exit_status), KTEST_CASE(channel_to_child_process),
             KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
+
+// A suite of its own, so that `utest devices` runs just these (the
+// integration test of the console's input after an interrupt object).
+KTEST_SUITE(devices, KTEST_CASE(resource_derive_and_info), KTEST_CASE(ioport_com1_scratch),
+            KTEST_CASE(crash_ioport_without_permission), KTEST_CASE(interrupt_com1),
+            KTEST_CASE(power_refuses));
 
 int main(int argc, char **argv)
 {

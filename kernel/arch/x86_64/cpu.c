@@ -48,9 +48,10 @@ static void detect_features(struct x86_features *f)
 #define SEG_UCODE64  0x00affa000000ffffull
 #define SEG_TSS_TYPE 0x89ull // present, 64-bit available TSS
 
+// The TSS descriptor covers the TSS and the I/O bitmap with its end byte.
 static void gdt_set_tss(uint64_t *gdt, const struct tss *tss)
 {
-    uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
+    uint64_t base = (uint64_t)tss, limit = sizeof(*tss) + IOBITMAP_BYTES + 1 - 1;
     gdt[GDT_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (SEG_TSS_TYPE << 40) |
                        ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
     gdt[GDT_TSS / 8 + 1] = base >> 32;
@@ -109,7 +110,11 @@ static void cpu_setup(struct x86_cpu *c)
     c->gdt[GDT_UCODE32 / 8] = SEG_UCODE32;
     c->gdt[GDT_UDATA / 8] = SEG_UDATA;
     c->gdt[GDT_UCODE64 / 8] = SEG_UCODE64;
-    c->tss.iomap_base = sizeof(struct tss); // no I/O bitmap: user port I/O faults
+    // The I/O bitmap: all ports denied (user in/out faults) until a process
+    // with permissions runs here (ioport.c).
+    c->tss.iomap_base = sizeof(struct tss);
+    iobitmap_copy_init(&c->iocopy, c->iomap);
+    c->iomap[IOBITMAP_BYTES] = 0xff;
     gdt_set_tss(c->gdt, &c->tss);
     load_gdt(c);
     wrmsr(MSR_GS_BASE, (uint64_t)c);

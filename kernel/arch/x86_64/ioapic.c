@@ -73,13 +73,14 @@ status_t arch_irq_init_controllers(void)
     return nioapics ? OK : ERR_NOT_FOUND;
 }
 
-status_t arch_irq_route_gsi(unsigned gsi, unsigned vector, bool level, bool active_low)
+status_t x86_ioapic_route(unsigned gsi, unsigned vector, bool level, bool active_low, bool masked)
 {
     unsigned line;
     struct ioapic *io = ioapic_for(gsi, &line);
     if (!io || vector < VEC_FIRST_DEVICE || vector > VEC_LAST_DEVICE)
         return io ? ERR_INVALID_ARGS : ERR_NOT_FOUND;
-    uint32_t low = vector | (level ? REDIR_LEVEL : 0) | (active_low ? REDIR_ACTIVE_LOW : 0);
+    uint32_t low = vector | (level ? REDIR_LEVEL : 0) | (active_low ? REDIR_ACTIVE_LOW : 0) |
+                   (masked ? REDIR_MASKED : 0);
     irqstate_t s = spin_lock_irqsave(&ioapic_lock);
     io_write(io, IOAPIC_REG_REDIR + 2 * line + 1, x86_apic_id() << 24);
     io_write(io, IOAPIC_REG_REDIR + 2 * line, low);
@@ -87,24 +88,47 @@ status_t arch_irq_route_gsi(unsigned gsi, unsigned vector, bool level, bool acti
     return OK;
 }
 
-status_t arch_irq_route_isa(unsigned isa_irq, unsigned vector, unsigned *gsi_out)
+status_t arch_irq_route_gsi(unsigned gsi, unsigned vector, bool level, bool active_low)
+{
+    return x86_ioapic_route(gsi, vector, level, active_low, false);
+}
+
+status_t arch_irq_isa_gsi(unsigned isa_irq, unsigned *gsi, bool *level, bool *active_low)
 {
     const struct acpi_info *ai = acpi();
-    unsigned gsi = isa_irq;
-    bool level = false, low = false; // ISA default: edge, active high
     if (isa_irq >= ISA_IRQS)
         return ERR_INVALID_ARGS;
+    *gsi = isa_irq;
+    *level = *active_low = false; // ISA default: edge, active high
     for (unsigned i = 0; ai && i < ai->madt.noverrides; i++) {
         const struct acpi_irq_override *o = &ai->madt.overrides[i];
         if (o->bus == 0 && o->irq == isa_irq) {
-            gsi = o->gsi;
-            level = o->trigger == ACPI_TRIGGER_LEVEL;
-            low = o->polarity == ACPI_POLARITY_LOW;
+            *gsi = o->gsi;
+            *level = o->trigger == ACPI_TRIGGER_LEVEL;
+            *active_low = o->polarity == ACPI_POLARITY_LOW;
         }
     }
+    return OK;
+}
+
+status_t arch_irq_route_isa(unsigned isa_irq, unsigned vector, unsigned *gsi_out)
+{
+    unsigned gsi;
+    bool level, low;
+    status_t st = arch_irq_isa_gsi(isa_irq, &gsi, &level, &low);
+    if (st != OK)
+        return st;
     if (gsi_out)
         *gsi_out = gsi;
     return arch_irq_route_gsi(gsi, vector, level, low);
+}
+
+unsigned arch_irq_gsi_count(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < nioapics; i++)
+        n = MAX(n, ioapics[i].gsi_base + ioapics[i].lines);
+    return n;
 }
 
 status_t arch_irq_mask_gsi(unsigned gsi, bool masked)

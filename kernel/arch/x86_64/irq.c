@@ -1,4 +1,5 @@
-// Interrupt vectors above the exceptions: registration and dispatch.
+// Interrupt vectors above the exceptions: registration and dispatch; GSI
+// ownership (kernel drivers and the claims of user-space interrupt objects).
 #include "lib/printk.h"
 #include "lib/spinlock.h"
 #include "x86.h"
@@ -33,6 +34,147 @@ status_t arch_irq_alloc(arch_irq_fn fn, void *arg, unsigned *vector)
     }
     spin_unlock_irqrestore(&irq_lock, s);
     return ERR_NO_RESOURCES;
+}
+
+void arch_irq_free(unsigned vector)
+{
+    if (vector < VEC_FIRST_DEVICE || vector > VEC_LAST_DEVICE)
+        return;
+    irqstate_t s = spin_lock_irqsave(&irq_lock);
+    irq_table[vector] = (struct irq_slot){NULL, NULL};
+    spin_unlock_irqrestore(&irq_lock, s);
+}
+
+// ---- GSI ownership ----
+
+#define GSI_MAX 256 // lines tracked; IOAPICs beyond are not claimable
+
+// One line. `lock` (irqsave) guards every field and is held while the
+// claimant's handler runs, so that unclaiming waits for a handler in flight.
+struct gsi_slot {
+    struct spinlock lock;
+    const struct arch_gsi_owner *owner; // the kernel driver of the line, or NULL
+    unsigned owner_vector;
+    bool owner_level, owner_low;
+    bool claimed;
+    unsigned vector; // of the claim
+    arch_irq_fn fn;  // the claimant's handler (NULL when unclaimed)
+    void *arg;
+};
+
+static struct gsi_slot gsi_slots[GSI_MAX];
+
+static struct gsi_slot *gsi_slot(unsigned gsi)
+{
+    return gsi < GSI_MAX ? &gsi_slots[gsi] : NULL; // (a zeroed spinlock is unlocked)
+}
+
+// The vector handler of a claimed line (interrupts are off).
+static void gsi_dispatch(void *arg)
+{
+    struct gsi_slot *g = arg;
+    spin_lock(&g->lock);
+    if (g->fn)
+        g->fn(g->arg);
+    spin_unlock(&g->lock);
+}
+
+status_t arch_irq_gsi_own(unsigned gsi, unsigned vector, bool level, bool active_low,
+                          const struct arch_gsi_owner *owner)
+{
+    struct gsi_slot *g = gsi_slot(gsi);
+    if (!g)
+        return ERR_NOT_FOUND;
+    irqstate_t s = spin_lock_irqsave(&g->lock);
+    status_t st = g->owner || g->claimed ? ERR_ALREADY_EXISTS : OK;
+    if (st == OK)
+        st = arch_irq_route_gsi(gsi, vector, level, active_low);
+    if (st == OK) {
+        g->owner = owner;
+        g->owner_vector = vector;
+        g->owner_level = level;
+        g->owner_low = active_low;
+    }
+    spin_unlock_irqrestore(&g->lock, s);
+    return st;
+}
+
+void arch_irq_gsi_disown(unsigned gsi)
+{
+    struct gsi_slot *g = gsi_slot(gsi);
+    if (!g)
+        return;
+    irqstate_t s = spin_lock_irqsave(&g->lock);
+    if (g->owner && !g->claimed)
+        arch_irq_mask_gsi(gsi, true);
+    g->owner = NULL;
+    spin_unlock_irqrestore(&g->lock, s);
+}
+
+status_t arch_irq_gsi_claim(unsigned gsi, bool level, bool active_low, arch_irq_fn fn, void *arg)
+{
+    struct gsi_slot *g = gsi_slot(gsi);
+    unsigned vector;
+    if (!g || gsi >= arch_irq_gsi_count())
+        return ERR_NOT_FOUND;
+    status_t st = arch_irq_alloc(gsi_dispatch, g, &vector);
+    if (st != OK)
+        return st;
+    irqstate_t s = spin_lock_irqsave(&g->lock);
+    st = g->claimed ? ERR_ALREADY_EXISTS : OK;
+    if (st == OK)
+        st = x86_ioapic_route(gsi, vector, level, active_low, true);
+    if (st == OK) {
+        if (g->owner) {
+            pr_info("irq: GSI %u taken from %s", gsi, g->owner->name);
+            if (g->owner->release)
+                g->owner->release(g->owner->arg);
+        }
+        g->claimed = true;
+        g->vector = vector;
+        g->fn = fn;
+        g->arg = arg;
+    }
+    spin_unlock_irqrestore(&g->lock, s);
+    if (st != OK)
+        arch_irq_free(vector);
+    return st;
+}
+
+void arch_irq_gsi_unclaim(unsigned gsi)
+{
+    struct gsi_slot *g = gsi_slot(gsi);
+    if (!g)
+        return;
+    irqstate_t s = spin_lock_irqsave(&g->lock);
+    if (!g->claimed) {
+        spin_unlock_irqrestore(&g->lock, s);
+        return;
+    }
+    arch_irq_mask_gsi(gsi, true);
+    unsigned vector = g->vector;
+    g->claimed = false;
+    g->fn = NULL;
+    g->arg = NULL;
+    if (g->owner) {
+        arch_irq_route_gsi(gsi, g->owner_vector, g->owner_level, g->owner_low);
+        if (g->owner->reclaim)
+            g->owner->reclaim(g->owner->arg);
+        pr_info("irq: GSI %u back to %s", gsi, g->owner->name);
+    }
+    spin_unlock_irqrestore(&g->lock, s);
+    arch_irq_free(vector);
+}
+
+bool arch_irq_gsi_claimed(unsigned gsi)
+{
+    struct gsi_slot *g = gsi_slot(gsi);
+    if (!g)
+        return false;
+    irqstate_t s = spin_lock_irqsave(&g->lock);
+    bool claimed = g->claimed;
+    spin_unlock_irqrestore(&g->lock, s);
+    return claimed;
 }
 
 void x86_irq_dispatch(unsigned vector)

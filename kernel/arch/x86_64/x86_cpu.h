@@ -21,6 +21,7 @@
 
 #include "arch.h"
 #include "lib/compiler.h"
+#include "lib/iobitmap.h"
 
 struct x86_features {
     bool nx, pge, pat, gbpages, smep, smap, umip, x2apic, tsc_deadline, hypervisor;
@@ -61,15 +62,23 @@ struct fault_catch;
 // CPU itself, except the fields the boot CPU fills in before starting it.
 struct x86_cpu {
     struct x86_cpu *self;
-    uint64_t kernel_rsp;       // stack top of the running thread (syscall entry)
-    uint64_t user_rsp;         // scratch: user stack pointer at syscall entry
-    uint32_t index;            // 0 = boot CPU (set before start)
-    uint32_t apic_id;          // (set before start)
-    uint64_t gdt[9];           // null, kcode, kdata, ucode32, udata, ucode64, tss (2 slots), spare
-    struct tss tss;            // IST stacks set before start
-    struct fault_catch *catch; // armed by arch_call_catching_faults
+    uint64_t kernel_rsp; // stack top of the running thread (syscall entry)
+    uint64_t user_rsp;   // scratch: user stack pointer at syscall entry
+    uint32_t index;      // 0 = boot CPU (set before start)
+    uint32_t apic_id;    // (set before start)
+    uint64_t gdt[9];     // null, kcode, kdata, ucode32, udata, ucode64, tss (2 slots), spare
+    struct tss tss;      // IST stacks set before start
+    // The TSS's I/O permission bitmap (right after it; the TSS limit covers
+    // it), then the 0xff byte the CPU may read past its end.
+    uint8_t iomap[IOBITMAP_BYTES + 1];
+    struct iobitmap_copy iocopy;    // what iomap shows (ioport.c)
+    struct fault_catch *catch;      // armed by arch_call_catching_faults
     uint64_t stack_base, stack_top; // current kernel stack, for backtraces
 };
+
+_Static_assert(offsetof(struct x86_cpu, iomap) ==
+                   offsetof(struct x86_cpu, tss) + sizeof(struct tss),
+               "the I/O bitmap follows the TSS");
 
 #define X86_CPU_KERNEL_RSP 8 // offsets used by syscall.S
 #define X86_CPU_USER_RSP   16

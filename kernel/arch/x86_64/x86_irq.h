@@ -23,6 +23,8 @@
 #define ICR_LEVEL_ASSERT (1u << 14)
 
 void x86_irq_set(unsigned vector, arch_irq_fn fn, void *arg);
+// Routes gsi to vector on this CPU, masked or not (arch_irq_route_gsi: unmasked).
+status_t x86_ioapic_route(unsigned gsi, unsigned vector, bool level, bool active_low, bool masked);
 // Runs the handler of a device, timer or IPI vector and sends the EOI.
 void x86_irq_dispatch(unsigned vector);
 void x86_apic_eoi(void);

@@ -2,6 +2,7 @@
 // one was registered), then ACPI, then legacy mechanisms, and never returns.
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/compiler.h"
@@ -29,6 +30,10 @@ __noreturn void power_off(void);
 // reset control port 0xcf9 (not on hardware-reduced ACPI platforms), and
 // last a triple fault.
 __noreturn void power_reboot(void);
+
+// NB_SYS_POWER: logs "power: off requested by WHO" (or reboot), then
+// power_off() or power_reboot().
+__noreturn void power_request(bool reboot, const char *who);
 
 // Port I/O wider than a byte, for ACPI registers (kernel/arch/x86_64/acpi_pio.c).
 uint16_t arch_pio_in16(uint16_t port);

@@ -13,3 +13,5 @@ int uart_getc(void);
 // line, is set by uart_init). Discards what arrived before. False without
 // a UART.
 bool uart_enable_rx_irq(void);
+// Stops the UART's interrupts (a user-space driver takes the port over).
+void uart_disable_rx_irq(void);

@@ -30,6 +30,8 @@ struct process {
     struct list_node all_node; // in the list of all processes (process list lock)
     // Linux personality: the program break.
     vaddr_t brk_base, brk_cur, brk_limit;
+    // I/O ports it may use (NB_SYS_IOPORT_ENABLE), or NULL (sys/ioport.h).
+    struct iobitmap *iobitmap;
 };
 
 struct uthread {

@@ -1,0 +1,71 @@
+// System calls for user-space drivers: resources, I/O ports, interrupt
+// objects and power (docs/DEVICES.md).
+#include "sys/device.h"
+#include "dev/power.h"
+#include "lib/fmt.h"
+#include "obj/interrupt.h"
+#include "obj/resource.h"
+#include "sys/ioport.h"
+#include "sys/process.h"
+#include "sys/usercopy.h"
+
+static struct handle_table *table(void)
+{
+    return &process_current()->handles;
+}
+
+// Stores a new handle for the caller, closing it again if that fails.
+static int64_t put_handle(uintptr_t uptr, handle_t h)
+{
+    status_t st = copy_to_user(uptr, &h, sizeof(h));
+    if (st != OK)
+        handle_close(table(), h);
+    return st;
+}
+
+int64_t sys_resource_create(const uint64_t a[6])
+{
+    handle_t h;
+    status_t st = resource_create(table(), (handle_t)a[0], (uint32_t)a[1], a[2], a[3], &h);
+    return st == OK ? put_handle(a[4], h) : st;
+}
+
+int64_t sys_resource_info(const uint64_t a[6])
+{
+    struct nb_resource_info info;
+    status_t st = resource_info(table(), (handle_t)a[0], &info);
+    return st == OK ? copy_to_user(a[1], &info, sizeof(info)) : st;
+}
+
+int64_t sys_ioport_enable(const uint64_t a[6])
+{
+    status_t st = resource_check_range(table(), (handle_t)a[0], NB_RESOURCE_IOPORT, a[1], a[2]);
+    return st == OK ? ioport_enable(process_current(), a[1], a[2]) : st;
+}
+
+int64_t sys_interrupt_create(const uint64_t a[6])
+{
+    handle_t h;
+    status_t st = resource_check_range(table(), (handle_t)a[0], NB_RESOURCE_IRQ, a[1], 1);
+    if (st == OK)
+        st = interrupt_create(table(), (uint32_t)a[1], (uint32_t)a[2], &h);
+    return st == OK ? put_handle(a[3], h) : st;
+}
+
+int64_t sys_interrupt_ack(const uint64_t a[6])
+{
+    return interrupt_ack(table(), (handle_t)a[0]);
+}
+
+int64_t sys_power(const uint64_t a[6])
+{
+    status_t st = resource_check(table(), (handle_t)a[0], NB_RESOURCE_POWER);
+    if (st != OK)
+        return st;
+    if (a[1] != NB_POWER_OFF && a[1] != NB_POWER_REBOOT)
+        return ERR_INVALID_ARGS;
+    struct process *p = process_current();
+    char who[NB_PROCESS_NAME_MAX + 24];
+    ksnprintf(who, sizeof(who), "%s[%llu]", p->name, (unsigned long long)p->pid);
+    power_request(a[1] == NB_POWER_REBOOT, who);
+}
