@@ -12,6 +12,7 @@
 #include "obj/timer.h"
 #include "obj/vmo.h"
 #include "sched/clock.h"
+#include "sys/linux.h"
 #include "sys/process.h"
 #include "sys/syscall.h"
 #include "sys/usercopy.h"
@@ -622,6 +623,7 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_CLOCK_GET, sys_clock_get),
     SYS(NB_SYS_NANOSLEEP, sys_nanosleep),
     SYS(NB_SYS_DEBUG_WRITE, sys_debug_write),
+    SYS(NB_SYS_FD_BIND, linux_fd_bind),
 };
 
 const unsigned native_syscall_count = ARRAY_SIZE(native_syscalls);

@@ -14,6 +14,8 @@
 #include "obj/handle.h"
 #include "sched/thread.h"
 
+struct fd_table;
+
 struct process {
     struct kobject obj;
     uint64_t pid;
@@ -30,6 +32,9 @@ struct process {
     struct list_node all_node; // in the list of all processes (process list lock)
     // Linux personality: the program break.
     vaddr_t brk_base, brk_cur, brk_limit;
+    // Linux personality: file descriptors (sys/fd.h), made on first use,
+    // freed at teardown (atomic pointer).
+    struct fd_table *fds;
 };
 
 struct uthread {
