@@ -74,9 +74,27 @@ static bool make_pipe(struct fd_file **r, struct fd_file **w, handle_t *rn, hand
     return *r && *w;
 }
 
+// In the kernel, threads of earlier suites (processes just killed on other
+// CPUs) may still be reaped while a case runs: wait until the heap and the
+// free pages hold still, so that the leak check compares like with like.
+static void settle(struct obj_baseline *b)
+{
+    struct obj_baseline prev;
+    int still = 0;
+    objtest_snapshot(&prev);
+    for (int i = 0; i < 500 && still < 5; i++) {
+        objtest_sleep_ms(2);
+        objtest_snapshot(b);
+        bool same = b->heap_objs == prev.heap_objs && b->free_pages == prev.free_pages;
+        still = same ? still + 1 : 0;
+        prev = *b;
+    }
+}
+
 static bool begin(struct ktest *t, struct obj_baseline *b)
 {
     objtest_begin(b);
+    settle(b);
     ft = kmalloc(sizeof(*ft));
     if (!ft || handle_table_init(&tab, 64) != OK)
         return false;
