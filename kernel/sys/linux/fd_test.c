@@ -10,6 +10,7 @@
 #include "obj/objtest.h"
 #include "obj/revoke.h"
 #include "obj/signal.h"
+#include "sched/thread.h"
 #include "sys/fd.h"
 #include "sys/linux.h"
 
@@ -75,26 +76,37 @@ static bool make_pipe(struct fd_file **r, struct fd_file **w, handle_t *rn, hand
 }
 
 // In the kernel, threads of earlier suites (processes just killed on other
-// CPUs) may still be reaped while a case runs: wait until the heap and the
-// free pages hold still, so that the leak check compares like with like.
-static void settle(struct obj_baseline *b)
+// CPUs, whose vCPUs the host may not run for a while) can still be reaped
+// while a case runs. Once, before the first baseline: wait until the heap,
+// the free pages and the thread count have held still for 200 ms (at most
+// 5 s), so that the leak checks compare like with like.
+static void settle(void)
 {
-    struct obj_baseline prev;
+#ifndef HOST_TEST
+    static bool settled;
+    struct obj_baseline prev, now;
+    unsigned threads = sched_thread_count();
     int still = 0;
+    if (settled)
+        return;
+    settled = true;
     objtest_snapshot(&prev);
-    for (int i = 0; i < 500 && still < 5; i++) {
+    for (int i = 0; i < 2500 && still < 100; i++) {
         objtest_sleep_ms(2);
-        objtest_snapshot(b);
-        bool same = b->heap_objs == prev.heap_objs && b->free_pages == prev.free_pages;
+        objtest_snapshot(&now);
+        bool same = now.heap_objs == prev.heap_objs && now.free_pages == prev.free_pages &&
+                    sched_thread_count() == threads;
         still = same ? still + 1 : 0;
-        prev = *b;
+        prev = now;
+        threads = sched_thread_count();
     }
+#endif
 }
 
 static bool begin(struct ktest *t, struct obj_baseline *b)
 {
+    settle();
     objtest_begin(b);
-    settle(b);
     ft = kmalloc(sizeof(*ft));
     if (!ft || handle_table_init(&tab, 64) != OK)
         return false;
