@@ -43,7 +43,7 @@ LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
 USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
 
 # Programs: name, sources, and where the initrd has them.
-USER_PROGS := init hello utest crash pthreads ubench nsh
+USER_PROGS := init hello utest crash pthreads ubench nsh fdtest
 init_SRC   := $(sort $(wildcard user/init/*.c))
 hello_SRC  := user/tests/hello.c
 utest_SRC  := user/tests/utest.c
@@ -62,6 +62,8 @@ nsh_PATH   := bin/nsh
 USER_PROGS += console
 console_SRC  := services/console/main.c services/console/core.c
 console_PATH := bin/console
+fdtest_SRC := user/tests/fdtest.c
+fdtest_PATH := test/fdtest
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -71,6 +73,7 @@ $(foreach c,$(USER_CMDS),$(eval $(c)_SRC := user/cmd/$(c).c)$(eval $(c)_PATH := 
 hello_KTEST := 1
 utest_KTEST := 1
 pthreads_KTEST := 1
+fdtest_KTEST := 1
 
 USER_BINS := $(patsubst %,$(USER_BUILD)/bin/%,$(USER_PROGS))
 

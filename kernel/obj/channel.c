@@ -604,3 +604,76 @@ status_t chan_call(struct handle_table *t, handle_t h, const struct nb_msg_out *
     obj_unref(eo);
     return st;
 }
+
+// ---- Byte streams for the kernel (Linux file descriptors, sys/fd.h) ----
+//
+// Added for sys/linux/fd.c: messages handed between an endpoint and the
+// kernel without a handle table. The caller holds a handle to the endpoint
+// (so it stays open) and has checked its rights.
+
+struct chan_msg *chan_msg_alloc(uint32_t nbytes)
+{
+    return nbytes > CHAN_MAX_MSG_BYTES ? NULL : msg_new(nbytes, 0);
+}
+
+void *chan_msg_data(struct chan_msg *m)
+{
+    return m->data;
+}
+
+uint32_t chan_msg_size(const struct chan_msg *m)
+{
+    return m->nbytes;
+}
+
+void chan_msg_free(struct chan_msg *m)
+{
+    msg_free(m);
+}
+
+status_t chan_ep_send(struct kobject *o, struct chan_msg *m)
+{
+    struct send_scratch sc = {0, NULL, NULL, NULL};
+    struct nb_msg_out out = {m->data, NULL, m->nbytes, 0};
+
+    if (o->ops != &chan_ops || m->nhandles)
+        return o->ops != &chan_ops ? ERR_WRONG_TYPE : ERR_INVALID_ARGS;
+    struct chan_ep *e = to_ep(o);
+    status_t st = proto_decode(e, &out, &sc);
+    if (st != OK)
+        return st;
+    irqstate_t s = obj_lock(o);
+    if (e->closed || peer_of(e)->closed)
+        st = ERR_PEER_CLOSED;
+    else if (queue_full(peer_of(e)))
+        st = ERR_SHOULD_WAIT;
+    else
+        deliver_locked(e, m);
+    obj_unlock(o, s);
+    return st;
+}
+
+status_t chan_ep_take(struct kobject *o, struct chan_msg **out)
+{
+    struct chan_msg *m = NULL;
+    status_t st = OK;
+
+    if (o->ops != &chan_ops)
+        return ERR_WRONG_TYPE;
+    struct chan_ep *e = to_ep(o);
+    irqstate_t s = obj_lock(o);
+    if (list_empty(&e->queue)) {
+        st = peer_of(e)->closed ? ERR_PEER_CLOSED : ERR_SHOULD_WAIT;
+    } else {
+        m = list_entry(e->queue.next, struct chan_msg, node);
+        dequeue_locked(e, m);
+    }
+    obj_unlock(o, s);
+    if (!m)
+        return st;
+    for (uint32_t i = 0; i < m->nhandles; i++) // a stream carries none: drop them
+        handle_free(m->handles[i], ERR_CANCELED);
+    m->nhandles = 0;
+    *out = m;
+    return OK;
+}

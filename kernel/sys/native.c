@@ -13,6 +13,7 @@
 #include "obj/vmo.h"
 #include "sched/clock.h"
 #include "sys/device.h"
+#include "sys/linux.h"
 #include "sys/process.h"
 #include "sys/syscall.h"
 #include "sys/usercopy.h"
@@ -629,6 +630,7 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_INTERRUPT_CREATE, sys_interrupt_create),
     SYS(NB_SYS_INTERRUPT_ACK, sys_interrupt_ack),
     SYS(NB_SYS_POWER, sys_power),
+    SYS(NB_SYS_FD_BIND, linux_fd_bind),
 };
 
 const unsigned native_syscall_count = ARRAY_SIZE(native_syscalls);

@@ -265,6 +265,7 @@ static void teardown(struct process *p)
         vm_aspace_destroy(p->as);
     p->as = NULL;
     ioport_release(p);
+    linux_fd_teardown(p); // (its channels close: peers see PEER_CLOSED)
     handle_table_destroy(&p->handles);
     s = obj_lock(&p->obj);
     obj_signal_locked(&p->obj, 0, SIGNAL_TERMINATED);

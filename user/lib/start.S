@@ -22,4 +22,11 @@ nb_start_rdi:
     .quad 0
     .size nb_start_rdi, 8
 
+// Standard input and output are bound before main (user/lib/stdio.c). The
+// entry also makes the linker pull nb_stdio_init out of libnimbus.a.
+// Priority 101, the first one free for programs: before other constructors.
+    .section .init_array.00101, "aw", @init_array
+    .balign 8
+    .quad nb_stdio_init
+
     .section .note.GNU-stack, "", @progbits

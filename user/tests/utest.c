@@ -571,6 +571,59 @@ static int child_echo(void)
     return nb_channel_write(ch, &msg) == OK ? 0 : 12;
 }
 
+// A child blocked in object_wait_one or port_wait ends promptly when killed
+// (the wait once turned the kill into OK and waited again, for ever).
+static void kill_blocked_child(struct ktest *t, const char *mode)
+{
+    handle_t a, b, proc;
+    uint32_t role = BOOTSTRAP_ROLE_USER0;
+    struct nb_process_info info;
+    signals_t seen;
+    char buf[8];
+
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    ASSERT_OK(start(self_path, mode, &role, &b, 1, &proc));
+    ASSERT_OK(nb_object_wait_one(a, SIGNAL_READABLE, nb_deadline_after(WAIT_LIMIT), &seen));
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    ASSERT_OK(nb_channel_read(a, &in));
+    nb_nanosleep(nb_deadline_after(20 * NB_NSEC_PER_SEC / 1000)); // let it block
+    ASSERT_OK(nb_task_kill(proc));
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+    EXPECT_EQ(info.state, (uint32_t)NB_PROCESS_DEAD);
+    EXPECT_EQ(info.exit_code, NB_EXIT_KILLED);
+    nb_handle_close(proc);
+    nb_handle_close(a);
+}
+
+static void kill_child_blocked_in_wait(struct ktest *t)
+{
+    if (!have_initrd)
+        KTEST_SKIP("no initrd handle");
+    kill_blocked_child(t, "--child=block-wait");
+    kill_blocked_child(t, "--child=block-port");
+}
+
+// The child side: says "ready" on user0, then waits for ever on an event
+// nobody signals, or on a port nobody queues to.
+static int child_block(bool port)
+{
+    handle_t ch = nb_bootstrap_take(BOOTSTRAP_ROLE_USER0), h;
+    signals_t seen;
+    struct nb_port_packet pkt;
+    if (ch == HANDLE_INVALID)
+        return 10;
+    if ((port ? nb_port_create(&h) : nb_event_create(&h)) != OK)
+        return 11;
+    struct nb_msg_out msg = {"ready", NULL, 5, 0};
+    if (nb_channel_write(ch, &msg) != OK)
+        return 12;
+    if (port)
+        nb_port_wait(h, NB_DEADLINE_INFINITE, &pkt);
+    else
+        nb_object_wait_one(h, SIGNAL_SIGNALED, NB_DEADLINE_INFINITE, &seen);
+    return 13; // a kill must not get here
+}
+
 // ---- Faults: the process dies, the kernel and this test go on ----
 
 struct crash_case {
@@ -816,7 +869,8 @@ KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wr
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
             KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
             KTEST_CASE(process_exit_status), KTEST_CASE(channel_to_child_process),
-            KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
+            KTEST_CASE(kill_child_blocked_in_wait), KTEST_CASE(crash_memory_faults),
+            KTEST_CASE(crash_other_exceptions));
 
 // A suite of its own, so that `utest devices` runs just these (the
 // integration test of the console's input after an interrupt object).
@@ -828,6 +882,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--child=echo"))
         return child_echo();
+    if (argc > 1 && !strcmp(argv[1], "--child=block-wait"))
+        return child_block(false);
+    if (argc > 1 && !strcmp(argv[1], "--child=block-port"))
+        return child_block(true);
     if (argc > 0 && argv[0][0])
         self_path = argv[0];
     handle_t rd = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);

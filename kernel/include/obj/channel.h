@@ -59,3 +59,24 @@ status_t chan_call(struct handle_table *t, handle_t h, const struct nb_msg_out *
 
 // Messages alive (queued, in a reply, being built) for leak checks.
 uint64_t chan_live_messages(void);
+
+// ---- Byte streams for the kernel (Linux file descriptors, sys/fd.h) ----
+// The caller holds a handle to the endpoint `o` and checked its rights.
+struct chan_msg;
+
+// A message of nbytes bytes and no handles, to fill and send (NULL: no
+// memory, or more than CHAN_MAX_MSG_BYTES).
+struct chan_msg *chan_msg_alloc(uint32_t nbytes);
+void *chan_msg_data(struct chan_msg *m);
+uint32_t chan_msg_size(const struct chan_msg *m);
+void chan_msg_free(struct chan_msg *m);
+
+// Queues m to o's peer; on success m belongs to the channel. ERR_SHOULD_WAIT
+// while the peer's queue is full, ERR_PEER_CLOSED, ERR_PROTOCOL (typed
+// channel), ERR_WRONG_TYPE if o is not a channel endpoint.
+status_t chan_ep_send(struct kobject *o, struct chan_msg *m);
+
+// Takes the oldest message queued at o (its handles, if any, are closed);
+// the caller frees it with chan_msg_free. ERR_SHOULD_WAIT when none is
+// queued, ERR_PEER_CLOSED when none is queued and the peer is gone.
+status_t chan_ep_take(struct kobject *o, struct chan_msg **out);

@@ -7,6 +7,7 @@
 #include "nimbus/status.h"
 
 struct vm_aspace;
+struct process;
 
 // Linux errno values used here.
 #define LNX_EPERM     1
@@ -21,7 +22,10 @@ struct vm_aspace;
 #define LNX_EFAULT    14
 #define LNX_EEXIST    17
 #define LNX_EINVAL    22
+#define LNX_EMFILE    24
 #define LNX_ENOTTY    25
+#define LNX_ESPIPE    29
+#define LNX_EPIPE     32
 #define LNX_ERANGE    34
 #define LNX_ENOSYS    38
 #define LNX_ENOTSUP   95
@@ -44,3 +48,29 @@ int futex_wake(const struct vm_aspace *as, uintptr_t uaddr, int max, uint32_t bi
 // CLONE_CHILD_CLEARTID at the end of a thread: stores 0 at uaddr and wakes
 // one waiter there. Runs in the ending thread (its address space is live).
 void linux_clear_child_tid(uintptr_t uaddr);
+
+// ---- File descriptors (fdcalls.c, the table and streams in sys/fd.h) ----
+
+// The Linux calls: read, write, readv, writev, close, dup, dup2, dup3, pipe,
+// pipe2, fcntl, ioctl, lseek, poll, ppoll.
+int64_t linux_read(const uint64_t a[6]);
+int64_t linux_write(const uint64_t a[6]);
+int64_t linux_readv(const uint64_t a[6]);
+int64_t linux_writev(const uint64_t a[6]);
+int64_t linux_close(const uint64_t a[6]);
+int64_t linux_dup(const uint64_t a[6]);
+int64_t linux_dup2(const uint64_t a[6]);
+int64_t linux_dup3(const uint64_t a[6]);
+int64_t linux_pipe(const uint64_t a[6]);
+int64_t linux_pipe2(const uint64_t a[6]);
+int64_t linux_fcntl(const uint64_t a[6]);
+int64_t linux_ioctl(const uint64_t a[6]);
+int64_t linux_lseek(const uint64_t a[6]);
+int64_t linux_poll(const uint64_t a[6]);
+int64_t linux_ppoll(const uint64_t a[6]);
+
+// NB_SYS_FD_BIND (channel, fd, flags), a native call (status_t result).
+int64_t linux_fd_bind(const uint64_t a[6]);
+
+// Closes p's descriptors at its teardown.
+void linux_fd_teardown(struct process *p);

@@ -14,6 +14,8 @@
 #include "obj/handle.h"
 #include "sched/thread.h"
 
+struct fd_table;
+
 struct process {
     struct kobject obj;
     uint64_t pid;
@@ -32,6 +34,9 @@ struct process {
     vaddr_t brk_base, brk_cur, brk_limit;
     // I/O ports it may use (NB_SYS_IOPORT_ENABLE), or NULL (sys/ioport.h).
     struct iobitmap *iobitmap;
+    // Linux personality: file descriptors (sys/fd.h), made on first use,
+    // freed at teardown (atomic pointer).
+    struct fd_table *fds;
 };
 
 struct uthread {

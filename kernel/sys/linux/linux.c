@@ -1,7 +1,5 @@
-// The Linux personality: the system call table, console I/O, memory (brk,
-// mmap), process and thread identity, time.
-#include "dev/console.h"
-#include "dev/ldisc.h"
+// The Linux personality: the system call table, memory (brk, mmap), process
+// and thread identity, time. File descriptors are in fd.c and fdcalls.c.
 #include "lib/klog.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -30,13 +28,17 @@
 #define NR_ioctl           16
 #define NR_readv           19
 #define NR_writev          20
+#define NR_pipe            22
 #define NR_sched_yield     24
 #define NR_madvise         28
+#define NR_dup             32
+#define NR_dup2            33
 #define NR_nanosleep       35
 #define NR_getpid          39
 #define NR_clone           56
 #define NR_exit            60
 #define NR_uname           63
+#define NR_fcntl           72
 #define NR_getuid          102
 #define NR_getgid          104
 #define NR_geteuid         107
@@ -50,11 +52,13 @@
 #define NR_clock_getres    229
 #define NR_clock_nanosleep 230
 #define NR_exit_group      231
+#define NR_ppoll           271
 #define NR_set_robust_list 273
+#define NR_dup3            292
+#define NR_pipe2           293
 
 #define ARCH_SET_FS         0x1002
 #define ARCH_GET_FS         0x1003
-#define TIOCGWINSZ          0x5413
 #define PROT_READ           1
 #define PROT_WRITE          2
 #define PROT_EXEC           4
@@ -116,85 +120,7 @@ static int64_t err(status_t st)
     return -(int64_t)linux_errno(st);
 }
 
-// ---- Console file descriptors 0, 1 and 2 ----
-
-static bool console_fd(uint64_t fd)
-{
-    return fd <= 2;
-}
-
-static int64_t console_out(uintptr_t buf, uint64_t len)
-{
-    char tmp[256];
-    for (uint64_t done = 0; done < len;) {
-        size_t n = (size_t)MIN(len - done, sizeof(tmp));
-        if (copy_from_user(tmp, buf + done, n) != OK)
-            return done ? (int64_t)done : -LNX_EFAULT;
-        console_write(tmp, n);
-        done += n;
-    }
-    return (int64_t)len;
-}
-
-static int64_t lnx_write(const uint64_t a[6])
-{
-    if (!console_fd(a[0]) || a[0] == 0)
-        return -LNX_EBADF;
-    return console_out(a[1], a[2]);
-}
-
-struct lnx_iovec {
-    uint64_t base, len;
-};
-
-static int64_t lnx_writev(const uint64_t a[6])
-{
-    if (!console_fd(a[0]) || a[0] == 0)
-        return -LNX_EBADF;
-    if (a[2] > 1024)
-        return -LNX_EINVAL;
-    int64_t total = 0;
-    for (uint64_t i = 0; i < a[2]; i++) {
-        struct lnx_iovec v;
-        if (copy_from_user(&v, a[1] + i * sizeof(v), sizeof(v)) != OK)
-            return total ? total : -LNX_EFAULT;
-        int64_t r = console_out(v.base, v.len);
-        if (r < 0)
-            return total ? total : r;
-        total += r;
-    }
-    return total;
-}
-
-// Standard input is the serial console in canonical mode (dev/console.c):
-// a read blocks until a line is typed and returns at most that line; 0 at
-// an end of input (Ctrl-D). Raw mode is not there yet.
-static int64_t lnx_read(const uint64_t a[6])
-{
-    if (a[0] != 0)
-        return -LNX_EBADF;
-    char tmp[LDISC_LINE_MAX];
-    size_t got;
-    status_t st = console_read(tmp, (size_t)MIN(a[2], sizeof(tmp)), &got);
-    if (st != OK)
-        return err(st);
-    return copy_to_user(a[1], tmp, got) == OK ? (int64_t)got : -LNX_EFAULT;
-}
-
-static int64_t lnx_ioctl(const uint64_t a[6])
-{
-    if (!console_fd(a[0]))
-        return -LNX_EBADF;
-    if (a[1] != TIOCGWINSZ)
-        return -LNX_ENOTTY;
-    uint16_t ws[4] = {24, 80, 0, 0}; // rows, columns: the serial console's default
-    return copy_to_user(a[2], ws, sizeof(ws)) == OK ? 0 : -LNX_EFAULT;
-}
-
-static int64_t lnx_close(const uint64_t a[6])
-{
-    return console_fd(a[0]) ? 0 : -LNX_EBADF;
-}
+// File descriptors (read, write, ioctl, ...): fdcalls.c.
 
 // ---- Memory ----
 
@@ -497,17 +423,27 @@ static int64_t lnx_clock_nanosleep(const uint64_t a[6])
 #define LNX(nr, fn) [nr] = (fn)
 
 static const sys_handler linux_table[LNX_NR_MAX] = {
-    LNX(NR_read, lnx_read),
-    LNX(NR_write, lnx_write),
-    LNX(NR_close, lnx_close),
+    LNX(NR_read, linux_read),
+    LNX(NR_write, linux_write),
+    LNX(NR_close, linux_close),
+    LNX(NR_poll, linux_poll),
+    LNX(NR_lseek, linux_lseek),
     LNX(NR_mmap, lnx_mmap),
     LNX(NR_mprotect, lnx_mprotect),
     LNX(NR_munmap, lnx_munmap),
     LNX(NR_brk, lnx_brk),
     LNX(NR_rt_sigaction, lnx_rt_sigmask_or_action),
     LNX(NR_rt_sigprocmask, lnx_rt_sigmask_or_action),
-    LNX(NR_ioctl, lnx_ioctl),
-    LNX(NR_writev, lnx_writev),
+    LNX(NR_ioctl, linux_ioctl),
+    LNX(NR_readv, linux_readv),
+    LNX(NR_writev, linux_writev),
+    LNX(NR_pipe, linux_pipe),
+    LNX(NR_dup, linux_dup),
+    LNX(NR_dup2, linux_dup2),
+    LNX(NR_fcntl, linux_fcntl),
+    LNX(NR_ppoll, linux_ppoll),
+    LNX(NR_dup3, linux_dup3),
+    LNX(NR_pipe2, linux_pipe2),
     LNX(NR_sched_yield, lnx_sched_yield),
     LNX(NR_madvise, lnx_madvise),
     LNX(NR_nanosleep, lnx_nanosleep),
@@ -537,25 +473,36 @@ static const struct {
     uint16_t nr;
     const char *name;
 } linux_names[] = {
-    {2, "open"},          {4, "stat"},
-    {5, "fstat"},         {6, "lstat"},
-    {7, "poll"},          {8, "lseek"},
-    {15, "rt_sigreturn"}, {17, "pread64"},
-    {21, "access"},       {22, "pipe"},
-    {23, "select"},       {32, "dup"},
-    {33, "dup2"},         {41, "socket"},
-    {42, "connect"},      {56, "clone (without CLONE_VM)"},
-    {57, "fork"},         {58, "vfork"},
-    {59, "execve"},       {61, "wait4"},
-    {62, "kill"},         {72, "fcntl"},
-    {79, "getcwd"},       {80, "chdir"},
-    {89, "readlink"},     {96, "gettimeofday"},
-    {97, "getrlimit"},    {131, "sigaltstack"},
-    {217, "getdents64"},  {257, "openat"},
-    {262, "newfstatat"},  {270, "pselect6"},
-    {271, "ppoll"},       {293, "pipe2"},
-    {302, "prlimit64"},   {318, "getrandom"},
-    {332, "statx"},       {334, "rseq"},
+    {2, "open"},
+    {4, "stat"},
+    {5, "fstat"},
+    {6, "lstat"},
+    {15, "rt_sigreturn"},
+    {17, "pread64"},
+    {21, "access"},
+    {23, "select"},
+    {41, "socket"},
+    {42, "connect"},
+    {56, "clone (without CLONE_VM)"},
+    {57, "fork"},
+    {58, "vfork"},
+    {59, "execve"},
+    {61, "wait4"},
+    {62, "kill"},
+    {79, "getcwd"},
+    {80, "chdir"},
+    {89, "readlink"},
+    {96, "gettimeofday"},
+    {97, "getrlimit"},
+    {131, "sigaltstack"},
+    {217, "getdents64"},
+    {257, "openat"},
+    {262, "newfstatat"},
+    {270, "pselect6"},
+    {302, "prlimit64"},
+    {318, "getrandom"},
+    {332, "statx"},
+    {334, "rseq"},
 };
 
 static const char *linux_name(uint64_t nr)
