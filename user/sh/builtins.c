@@ -228,7 +228,7 @@ static int b_fg(struct nsh *sh, int argc, char **argv, FILE *out, FILE *err)
         return 1;
     fprintf(out, "%s\n", job->text);
     fflush(out);
-    return nsh_job_wait(sh, job, out);
+    return nsh_job_wait(sh, job, out, true);
 }
 
 static int b_wait(struct nsh *sh, int argc, char **argv, FILE *out, FILE *err)
@@ -237,7 +237,7 @@ static int b_wait(struct nsh *sh, int argc, char **argv, FILE *out, FILE *err)
     if (argc == 1) {
         struct nsh_job *job;
         while ((job = nsh_job_last(sh)) != NULL) {
-            status = nsh_job_wait(sh, job, out);
+            status = nsh_job_wait(sh, job, out, false);
             if (status == NSH_EXIT_INTERRUPT)
                 return status;
         }
@@ -245,7 +245,7 @@ static int b_wait(struct nsh *sh, int argc, char **argv, FILE *out, FILE *err)
     }
     for (int i = 1; i < argc; i++) {
         struct nsh_job *job = job_arg(sh, argv[i], err, "wait");
-        status = job ? nsh_job_wait(sh, job, out) : NSH_EXIT_NOT_FOUND;
+        status = job ? nsh_job_wait(sh, job, out, false) : NSH_EXIT_NOT_FOUND;
     }
     return status;
 }

@@ -312,9 +312,10 @@ static uint64_t key(uint64_t gen, unsigned index)
     return gen << KEY_INDEX_BITS | index;
 }
 
-// Waits until every process ends; Ctrl-C (SIGNAL_USER0 on our standard
-// input) kills them all. true if it was interrupted.
-static bool wait_all(struct nsh *sh, const handle_t *procs, size_t n)
+// Waits until every process ends, or Ctrl-C (SIGNAL_USER0 on our standard
+// input): then `kill` kills them all and waits for their end, else the wait
+// stops (`wait` leaves background jobs running). true if interrupted.
+static bool wait_all(struct nsh *sh, const handle_t *procs, size_t n, bool kill)
 {
     uint64_t gen = ++sh->wait_gen;
     bool done[NSH_PIPE_MAX] = {false};
@@ -350,11 +351,13 @@ static bool wait_all(struct nsh *sh, const handle_t *procs, size_t n)
             watching = false;
             interrupted = true;
             nb_object_signal(sh->in, SIGNAL_USER0, 0);
+            fputs("\n", stdout);
+            fflush(stdout);
+            if (!kill)
+                break;
             for (size_t i = 0; i < n; i++)
                 if (!done[i])
                     nb_task_kill(procs[i]);
-            fputs("\n", stdout);
-            fflush(stdout);
         } else if (index < n && !done[index]) {
             done[index] = true;
             left--;
@@ -362,6 +365,9 @@ static bool wait_all(struct nsh *sh, const handle_t *procs, size_t n)
     }
     if (watching)
         nb_port_cancel(sh->port, sh->in, key(gen, KEY_INTERRUPT));
+    for (size_t i = 0; i < n && left; i++) // interrupted: stale waits go
+        if (!done[i])
+            nb_port_cancel(sh->port, procs[i], key(gen, (unsigned)i));
     return interrupted;
 }
 
@@ -463,9 +469,11 @@ void nsh_jobs_reap(struct nsh *sh, FILE *out)
     fflush(out);
 }
 
-int nsh_job_wait(struct nsh *sh, struct nsh_job *job, FILE *out)
+int nsh_job_wait(struct nsh *sh, struct nsh_job *job, FILE *out, bool foreground)
 {
-    bool interrupted = wait_all(sh, job->procs, job->nprocs);
+    bool interrupted = wait_all(sh, job->procs, job->nprocs, foreground);
+    if (interrupted && !foreground)
+        return NSH_EXIT_INTERRUPT; // the job runs on
     int status = collect(job->procs, job->names, job->nprocs, interrupted);
     if (!interrupted)
         job_report(job, out);
@@ -634,7 +642,7 @@ static int run_pipeline(struct nsh *sh, const struct nsh_pipeline *pl, bool back
             return 0;
         }
     }
-    bool interrupted = wait_all(sh, procs, n);
+    bool interrupted = wait_all(sh, procs, n, true);
     int s = collect(procs, names, n, interrupted);
     if (interrupted || !st[n - 1].builtin)
         status = s;

@@ -74,8 +74,9 @@ bool nsh_resolve(struct nsh *sh, const char *path, char *out, size_t size);
 void nsh_run_program(struct nsh *sh, const struct nsh_program *prog, struct nsh_arena *a);
 // Reports background jobs that ended ("[1] done  sleep 5") and frees them.
 void nsh_jobs_reap(struct nsh *sh, FILE *out);
-// Waits for a job in the foreground (Ctrl-C kills it); its status.
-int nsh_job_wait(struct nsh *sh, struct nsh_job *job, FILE *out);
+// Waits for a job and reports its end; its status. Ctrl-C kills it when
+// in the foreground (fg), else stops the wait (130) and leaves it running.
+int nsh_job_wait(struct nsh *sh, struct nsh_job *job, FILE *out, bool foreground);
 // The job with this id, or NULL.
 struct nsh_job *nsh_job_find(struct nsh *sh, int id);
 // The newest job, or NULL.
