@@ -226,9 +226,10 @@ static handle_t empty_stream(void)
     return a;
 }
 
-// Starts st with the given streams (consumed) plus its tty and policy roles.
+// Starts st with the given streams (consumed) plus its policy roles, and
+// the tty when give_tty.
 static status_t spawn(struct nsh *sh, const struct stage *st, handle_t in, handle_t out,
-                      handle_t err, bool foreground, handle_t *proc)
+                      handle_t err, bool give_tty, handle_t *proc)
 {
     uint32_t roles[MAX_HANDLES];
     handle_t hs[MAX_HANDLES];
@@ -242,7 +243,7 @@ static status_t spawn(struct nsh *sh, const struct stage *st, handle_t in, handl
             roles[n] = stream_roles[i];
             hs[n++] = streams[i];
         }
-    if (foreground && sh->tty != HANDLE_INVALID) {
+    if (give_tty && sh->tty != HANDLE_INVALID) {
         handle_t t = dup_handle(sh->tty);
         if (t != HANDLE_INVALID) {
             roles[n] = BOOTSTRAP_ROLE_TTY;
@@ -593,7 +594,10 @@ static int run_pipeline(struct nsh *sh, const struct nsh_pipeline *pl, bool back
             bin_out[i] = out;
             bin_err[i] = err;
         } else {
-            status_t s = spawn(sh, &st[i], in, out, err, !background, &procs[i]);
+            // The tty goes to a foreground command whose streams are all
+            // the terminal's: libnimbus marks fds 0-2 as a terminal when it
+            // gets one, which a pipe end is not.
+            status_t s = spawn(sh, &st[i], in, out, err, !background && n == 1, &procs[i]);
             if (s != OK) {
                 fprintf(stderr, "nsh: %s: cannot run: %s\n", names[i], status_str(s));
                 procs[i] = HANDLE_INVALID;
