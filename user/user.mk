@@ -56,7 +56,7 @@ crash_PATH := test/crash
 pthreads_PATH := test/pthreads
 ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
-nsh_SRC    := user/sh/nsh.c
+nsh_SRC    := $(sort $(wildcard user/sh/*.c))
 nsh_PATH   := bin/nsh
 # Services (services/NAME/): the console service owns the serial port.
 USER_PROGS += console
@@ -151,8 +151,13 @@ USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/test
 # its protocol's generated code.
 USER_HOST_SRC += services/console/core.c services/console/console_test.c kernel/lib/ldisc.c \
                  $(PROTO_GEN)/console.c
+# The shell's pure parts (lexer, parser, expansion, variables, policy, line
+# editor) and the initrd directory helpers.
+NSH_HOST_SRC := user/sh/arena.c user/sh/parse.c user/sh/expand.c user/sh/vars.c \
+                user/sh/policy.c user/sh/ledit.c
+USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
-USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iinclude \
+USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \
                     -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
 

@@ -1,6 +1,7 @@
 """The shell on the serial console: the default manifest ends at the nsh
 prompt; lines typed into COM1 go through the kernel's line discipline to
-nsh, which runs builtins and programs from the initrd and keeps $?."""
+nsh, which runs builtins and programs from the initrd and keeps $?
+(docs/SHELL.md)."""
 
 import os
 
@@ -13,30 +14,140 @@ PROMPT = r"nsh\$ "
 TIMEOUT = 30  # seconds for each step under TCG
 
 
-def run_line(vm: nl.VM, line: str, *expected: str) -> None:
+def run_line(vm: nl.VM, line: str, *expected: str, timeout: float = TIMEOUT) -> None:
     """Types a line, then expects each pattern in order and a new prompt."""
     vm.send(line + "\r")  # a terminal's Enter: the line discipline maps CR to LF
     for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
+        assert vm.expect(pattern, timeout), \
             f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
 
 
-def test_shell_session():
+def start_vm() -> nl.VM:
     if not os.path.exists(KERNEL):
         pytest.fail(f"{KERNEL} is missing: run `make all` first")
     vm = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
+    assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
+    return vm
+
+
+def test_shell_session():
+    vm = start_vm()
     try:
-        assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
         run_line(vm, "echo hello world", r"^hello world$")
         run_line(vm, "hello", r"^ok 1 hello$")
         run_line(vm, "echo $?", r"^0$")
         run_line(vm, "nosuchcmd", r"^nsh: nosuchcmd: not found$")
         run_line(vm, "echo $?", r"^127$")
         run_line(vm, "/test/crash null-read",
-                 r"^nsh: /test/crash: terminated by fault \(exit code 139: .*fault\)$")
+                 r"^nsh: /test/crash: faulted \(exit code 139: page or protection fault\)$")
         run_line(vm, "echo $?", r"^139$")
-        # Line editing: DEL erases a character, Ctrl-U the whole line.
+        # A crash found through $PATH (/test); the shell lives on.
+        run_line(vm, "crash null-write; echo alive $?",
+                 r"^nsh: crash: faulted \(exit code 139: .*\)$", r"^alive 139$")
+        # Line editing of the kernel's line discipline: DEL erases a
+        # character, Ctrl-U the whole line.
         run_line(vm, "echo abx\x7fc; echo $?", r"^abc$", r"^0$")
         run_line(vm, "garbage\x15echo kept", r"^kept$")
+    finally:
+        vm.kill()
+
+
+def test_shell_language():
+    vm = start_vm()
+    try:
+        # Quoting: single quotes keep everything, double quotes expand $,
+        # backslash escapes one character; unquoted expansions split.
+        run_line(vm, "v='two  words'; echo \"[$v]\" '[$v]' [$v] x\\ \\$v ${v}s",
+                 r"^\[two  words\] \[\$v\] \[two words\] x \$v two wordss$")
+        run_line(vm, "echo \"a \\\"quoted\\\" b\" 'it''s' \"\" end", r'^a "quoted" b its  end$')
+        run_line(vm, "echo one # a comment", r"^one$")
+        run_line(vm, "echo pid $$", r"^pid \d+$")
+        # ; && || ! and $?
+        run_line(vm, "false; echo $?", r"^1$")
+        run_line(vm, "false && echo no; true && echo yes || echo no2", r"^yes$")
+        run_line(vm, "false || echo fallback; ! false; echo $?", r"^fallback$", r"^0$")
+        run_line(vm, "true && false || echo either", r"^either$")
+        # Variables reach programs only when exported.
+        run_line(vm, "A=local; export B=exported; nsh -c 'echo A=$A B=$B'", r"^A= B=exported$")
+        run_line(vm, "A=prefix nsh -c 'echo A=$A'; echo after=$A", r"^A=prefix$",
+                 r"^after=local$")
+        run_line(vm, "unset B; nsh -c 'echo B=$B'", r"^B=$")
+        # Redirections are parsed, refused until there is a file system.
+        run_line(vm, "echo hi > /x; echo $?",
+                 r"^nsh: redirection needs a file system \(not yet available\)$", r"^1$")
+        run_line(vm, "cat < /etc/commands", r"^nsh: redirection needs a file system")
+        run_line(vm, "echo hi 2>>/err", r"^nsh: redirection needs a file system")
+        # Syntax errors run nothing; open quotes continue on the next line.
+        run_line(vm, "echo a ;; echo b", r"^nsh: syntax error near ';'$")
+        run_line(vm, "echo $?", r"^2$")
+        vm.send("echo 'first\r")
+        assert vm.expect(r"^> ", TIMEOUT), vm.output[-2000:]
+        run_line(vm, "second'", r"^first$", r"^second$")
+        # Scripts: in a new shell with arguments, and sourced.
+        run_line(vm, "nsh /etc/hello.nsh world",
+                 r"^hello from a script \(/etc/hello.nsh, 1 arguments: world\)$",
+                 r"^true && ran$", r"^false \|\| ran, status 1$")
+        run_line(vm, "cd /etc; . hello.nsh; pwd",
+                 r"^hello from a script \(/bin/nsh, 0 arguments: \)$", r"^PWD is /etc$",
+                 r"^/etc$")
+        run_line(vm, "cd /nowhere; echo $?",
+                 r"^nsh: cd: /nowhere: no such directory .*$", r"^1$")
+        run_line(vm, "cd; nsh nosuch.nsh; echo $?", r"^nsh: nosuch.nsh: no such file$",
+                 r"^127$")
+        run_line(vm, "type cd ls", r"^cd is a shell builtin$", r"^ls is /bin/ls$")
+        run_line(vm, "history", r"^ +\d+  type cd ls$")
+    finally:
+        vm.kill()
+
+
+def test_shell_commands_and_jobs():
+    vm = start_vm()
+    try:
+        run_line(vm, "ls", r"^bin$", r"^etc$", r"^init$", r"^test$")
+        run_line(vm, "ls -l /bin", r"^-rwxr-xr-x +\d+ cat$", r"^-rwxr-xr-x +\d+ nsh$")
+        run_line(vm, "ls /nope; echo $?", r"^ls: /nope: no such file or directory$", r"^1$")
+        run_line(vm, "cat /etc/commands", r"^ls +initrd$", r"^poweroff +power$")
+        run_line(vm, "cat /etc; echo $?", r"^cat: /etc: is a directory$", r"^1$")
+        run_line(vm, "echo -n no newline; echo .", r"^no newline\.$")
+        run_line(vm, "sleep 0.1; echo slept $?", r"^slept 0$")
+        run_line(vm, "sleep x; echo $?", r"^sleep: invalid time interval 'x'$", r"^2$")
+        run_line(vm, "ls --help", r"^usage: ls ")
+        # /etc/commands gives utest log?,initrd,self,vmex?: it starts children.
+        run_line(vm, "utest", r"^# ktest: \d+ passed, 0 failed, 0 skipped$")
+        # Background jobs: reported before the next prompt once ended, listed
+        # while running (sleeps long enough for a loaded host), waited for.
+        run_line(vm, "sleep 0.5 &", r"^\[1\] \d+$")
+        run_line(vm, "sleep 1", r"^\[1\] done  sleep 0.5$")
+        run_line(vm, "crash null-read & wait; echo waited", r"^\[1\] \d+$",
+                 r"^\[1\] faulted \(exit code 139: .*\)  crash null-read$", r"^waited$")
+        run_line(vm, "sleep 3 &", r"^\[1\] \d+$")
+        run_line(vm, "sleep 2 & jobs", r"^\[2\] \d+$", r"^\[1\] running  sleep 3$",
+                 r"^\[2\] running  sleep 2$")
+        run_line(vm, "wait %2; echo $?", r"^\[2\] done  sleep 2$", r"^0$")
+        run_line(vm, "fg", r"^sleep 3$", r"^\[1\] done  sleep 3$")
+        run_line(vm, "jobs; wait %1", r"^nsh: wait: %1: no such job$")
+        # 200 programs in a row: no handle or memory leak kills the shell.
+        for i in range(20):
+            run_line(vm, "; ".join(["true"] * 9 + [f"echo batch {i}"]), rf"^batch {i}$")
+        run_line(vm, "echo $?", r"^0$")
+        # exit ends the shell; init starts it again. So does Ctrl-D.
+        run_line(vm, "exit 3", r"init: nsh exited with 3")
+        vm.send("\x04")
+        assert vm.expect(r"init: nsh exited with 0", TIMEOUT), vm.output[-2000:]
+        assert vm.expect(PROMPT, TIMEOUT), vm.output[-2000:]
+    finally:
+        vm.kill()
+
+
+@pytest.mark.xfail(reason="needs fd binding", strict=False)
+def test_shell_pipes():
+    # Until libnimbus binds the stdin/stdout roles to fds 0 and 1, cat reads
+    # the console and the first line times out: a short timeout then.
+    vm = start_vm()
+    try:
+        run_line(vm, "echo hi | cat", r"^hi$", timeout=10)
+        run_line(vm, "echo one two | cat | cat -", r"^one two$")
+        run_line(vm, "help | cat", r"^Builtins:$")
+        run_line(vm, "crash null-read 2>&1 | cat", r"^nsh: crash: faulted")
     finally:
         vm.kill()
