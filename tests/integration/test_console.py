@@ -1,12 +1,9 @@
 """The console service (docs/CONSOLE.md) in the default manifest: init starts
 /bin/console first (provides=console), then nsh with stdio=console.
 
-The service needs the kernel's I/O port permission and interrupt objects, and
-nsh reads its terminal only once libnimbus binds the stdio roles to fds 0-2;
-Ctrl-C at the prompt needs the shell that waits for SIGNAL_USER0. Tests that
-need those are marked xfail (not strict) until they are merged. What holds
-either way: init says where nsh's stdio went, and the shell works (on the
-kernel console when the service is not up)."""
+The service drives COM1 through an `ioport` resource and an interrupt
+object; nsh's stdin, stdout and stderr are the terminal's data channel,
+bound to fds 0-2 by libnimbus; Ctrl-C raises SIGNAL_USER0 on nsh's stdin."""
 
 import os
 import re
@@ -22,9 +19,6 @@ SERVICE_UP = r"console: serving the serial line at 0x3f8"
 STDIO_TERMINAL = r"init: nsh: stdio on a console terminal"
 STDIO_FALLBACK = r"init: nsh: no console (service|terminal) \(.*\); stdio stays on the kernel console"
 
-NEEDS_KERNEL = "needs the kernel's I/O port permission and interrupt objects (ioport, irq roles)"
-NEEDS_FD_BIND = NEEDS_KERNEL + " and libnimbus binding stdin/stdout/stderr to fds 0-2"
-NEEDS_NSH = NEEDS_FD_BIND + " and an nsh that waits for SIGNAL_USER0 on stdin"
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +43,12 @@ def run_line(vm: nl.VM, line: str, *expected: str) -> None:
             f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_KERNEL)
 def test_console_service_up(shell):
     assert re.search(SERVICE_UP, shell.output, re.M), shell.output[-3000:]
     assert re.search(r"console: terminal 1 opened", shell.output, re.M), shell.output[-3000:]
     assert re.search(STDIO_TERMINAL, shell.output, re.M), shell.output[-3000:]
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_FD_BIND)
 def test_line_through_the_service(shell):
     """Typed lines reach nsh through the terminal (the service's line
     discipline, or the shell's own editing in raw mode) and its output comes
@@ -67,7 +59,6 @@ def test_line_through_the_service(shell):
     run_line(shell, "garbage\x15echo kept", r"^kept$")
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_NSH)
 def test_ctrl_c_gives_a_new_prompt(shell):
     assert re.search(STDIO_TERMINAL, shell.output, re.M), shell.output[-3000:]
     shell.send("half a line\x03")

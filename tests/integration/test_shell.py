@@ -139,13 +139,10 @@ def test_shell_commands_and_jobs():
         vm.kill()
 
 
-@pytest.mark.xfail(reason="needs fd binding", strict=False)
 def test_shell_pipes():
-    # Until libnimbus binds the stdin/stdout roles to fds 0 and 1, cat reads
-    # the console and the first line times out: a short timeout then.
     vm = start_vm()
     try:
-        run_line(vm, "echo hi | cat", r"^hi$", timeout=10)
+        run_line(vm, "echo hi | cat", r"^hi$")
         run_line(vm, "echo one two | cat | cat -", r"^one two$")
         run_line(vm, "help | cat", r"^Builtins:$")
         run_line(vm, "crash null-read 2>&1 | cat", r"^nsh: crash: faulted")

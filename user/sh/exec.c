@@ -351,9 +351,7 @@ static bool wait_all(struct nsh *sh, const handle_t *procs, size_t n, bool kill)
         if (index == KEY_INTERRUPT) {
             watching = false;
             interrupted = true;
-            nb_object_signal(sh->in, SIGNAL_USER0, 0);
-            fputs("\n", stdout);
-            fflush(stdout);
+            nb_object_signal(sh->in, SIGNAL_USER0, 0); // the terminal echoed "^C" and a newline
             if (!kill)
                 break;
             for (size_t i = 0; i < n; i++)
