@@ -14,6 +14,7 @@
 #include "sched/clock.h"
 #include "sys/process.h"
 #include "sys/syscall.h"
+#include "sys/sysinfo.h"
 #include "sys/usercopy.h"
 
 #define DEBUG_WRITE_MAX 4096
@@ -622,6 +623,11 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_CLOCK_GET, sys_clock_get),
     SYS(NB_SYS_NANOSLEEP, sys_nanosleep),
     SYS(NB_SYS_DEBUG_WRITE, sys_debug_write),
+    SYS(NB_SYS_LOG_WRITE, sys_log_write),
+    SYS(NB_SYS_LOG_READ, sys_log_read),
+    SYS(NB_SYS_SYSTEM_INFO, sys_system_info),
+    SYS(NB_SYS_PROCESS_GET, sys_process_get),
+    SYS(NB_SYS_PROCESS_HANDLES, sys_process_handles),
 };
 
 const unsigned native_syscall_count = ARRAY_SIZE(native_syscalls);
