@@ -146,8 +146,8 @@ static status_t send_bootstrap(struct handle_table *t, handle_t ours, struct pro
     if (st == OK && (st = logobj_get(&sysobj)) == OK)
         st = give(t, sysobj, LOGOBJ_RIGHTS, BOOTSTRAP_ROLE_LOG, roles, handles, &n);
     if (st == OK && (st = resource_create_kernel(NB_RESOURCE_INFO, &sysobj)) == OK)
-        st = give(t, sysobj, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT,
-                  BOOTSTRAP_ROLE_INFO, roles, handles, &n);
+        st = give(t, sysobj, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT, BOOTSTRAP_ROLE_INFO,
+                  roles, handles, &n);
     if (st == OK && (st = resource_create_kernel(NB_RESOURCE_PROCESS, &sysobj)) == OK)
         st = give(t, sysobj, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT,
                   BOOTSTRAP_ROLE_PROCESSES, roles, handles, &n);
