@@ -58,6 +58,10 @@ ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
 nsh_SRC    := user/sh/nsh.c
 nsh_PATH   := bin/nsh
+USER_PROGS += sysinfo
+sysinfo_SRC := user/tests/sysinfo_test.c
+sysinfo_PATH := test/sysinfo
+sysinfo_KTEST := 1
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -139,6 +143,7 @@ $(BUILD)/host/kernel/lib/elf_test.c.o: $(BUILD)/gen/user_elf_sample.h
 # loop keys and bootstrap roles, with the kernel's KTEST runner.
 USER_HOST_TEST := $(USER_BUILD)/host/user-host-tests
 USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/tests/ktest_output.c \
+                 user/lib/sysinfo.c \
                  $(sort $(wildcard user/tests/host/*.c)) $(USER_KTEST_C) kernel/lib/status.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iinclude \

@@ -123,7 +123,8 @@ status_t obj_block_locked(struct kobject *o, struct obj_waiter *w, uint64_t dead
     status_t st = wait_queue_block(&o->waitq, o->lock, deadline);
     if (w->cancel != OK)
         return w->cancel;
-    return st == ERR_TIMED_OUT ? ERR_TIMED_OUT : OK;
+    // ERR_CANCELED: the thread was killed (it would never block again).
+    return st == ERR_TIMED_OUT || st == ERR_CANCELED ? st : OK;
 }
 
 uint64_t obj_live_count(uint32_t type)
