@@ -339,6 +339,38 @@ static void sysinfo_object_ids_unique(struct ktest *t)
     obj_unref(&p->obj);
 }
 
+// A killed thread blocked in a wait with no deadline comes back
+// (ERR_CANCELED), as process_kill needs (kill, ps and handles rely on it).
+struct kill_waiter {
+    struct handle_table *t;
+    handle_t h;
+    status_t st;
+};
+
+static int kill_waiter_main(void *arg)
+{
+    struct kill_waiter *k = arg;
+    signals_t seen;
+    k->st = obj_wait_one(k->t, k->h, SIGNAL_SIGNALED, DEADLINE_INFINITE, &seen);
+    return 0;
+}
+
+static void sysinfo_kill_blocked_waiter(struct ktest *t)
+{
+    struct handle_table tab;
+    struct thread *th;
+    struct kill_waiter k = {&tab, HANDLE_INVALID, OK};
+    ASSERT_OK(handle_table_init(&tab, 4));
+    ASSERT_OK(event_create(&tab, &k.h));
+    ASSERT_OK(thread_create("kill-waiter", kill_waiter_main, &k, PRIO_DEFAULT, &th));
+    thread_start(th);
+    thread_sleep_ns(20 * 1000000ull); // it blocks
+    thread_kill(th);
+    ASSERT_OK(thread_join(th, clock_monotonic_ns() + 5 * SECOND, NULL));
+    EXPECT_STATUS(k.st, ERR_CANCELED);
+    handle_table_destroy(&tab);
+}
+
 // ---- The log object ----
 
 static void sysinfo_log_write_read(struct ktest *t)
@@ -509,5 +541,6 @@ static void sysinfo_log_rate_limit(struct ktest *t)
 KTEST_SUITE(sysinfo, KTEST_CASE(sysinfo_topics), KTEST_CASE(sysinfo_buffer_too_small),
             KTEST_CASE(sysinfo_wrong_resource), KTEST_CASE(sysinfo_process_registry),
             KTEST_CASE(sysinfo_handle_listing), KTEST_CASE(sysinfo_object_ids_unique),
-            KTEST_CASE(sysinfo_log_write_read), KTEST_CASE(sysinfo_log_readable),
-            KTEST_CASE(sysinfo_log_wraparound), KTEST_CASE(sysinfo_log_rate_limit));
+            KTEST_CASE(sysinfo_kill_blocked_waiter), KTEST_CASE(sysinfo_log_write_read),
+            KTEST_CASE(sysinfo_log_readable), KTEST_CASE(sysinfo_log_wraparound),
+            KTEST_CASE(sysinfo_log_rate_limit));
