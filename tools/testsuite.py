@@ -211,8 +211,12 @@ def stage_guest(args) -> List[StageResult]:
 
 # -- user -----------------------------------------------------------------------------
 USER_DONE_RE = re.compile(r"init: manifest done")
-USER_EXIT_RE = re.compile(r"^init: (\S+) exited with (-?\d+)\s*$")
-USER_BAD_RE = re.compile(r"^init: .*(faulted|killed|giving up|cannot|no manifest|line \d+:)")
+# init's lines come through the kernel log: "[   1.234567] [init] init: ..."
+# (or bare, from the debug console, when init has no log handle).
+USER_LOG_PREFIX = r"^(?:\[\s*\d+\.\d+\] )?(?:\[init\] )?"
+USER_EXIT_RE = re.compile(USER_LOG_PREFIX + r"init: (\S+) exited with (-?\d+)\s*$")
+USER_BAD_RE = re.compile(USER_LOG_PREFIX +
+                         r"init: .*(faulted|killed|giving up|cannot|no manifest|line \d+:)")
 
 
 def split_ktap(output: str) -> List[str]:

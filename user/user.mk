@@ -64,6 +64,10 @@ console_SRC  := services/console/main.c services/console/core.c
 console_PATH := bin/console
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
+USER_PROGS += sysinfo
+sysinfo_SRC := user/tests/sysinfo_test.c
+sysinfo_PATH := test/sysinfo
+sysinfo_KTEST := 1
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -146,6 +150,7 @@ $(BUILD)/host/kernel/lib/elf_test.c.o: $(BUILD)/gen/user_elf_sample.h
 # loop keys and bootstrap roles, with the kernel's KTEST runner.
 USER_HOST_TEST := $(USER_BUILD)/host/user-host-tests
 USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/tests/ktest_output.c \
+                 user/lib/sysinfo.c \
                  $(sort $(wildcard user/tests/host/*.c)) $(USER_KTEST_C) kernel/lib/status.c
 # The console service's logic (suite console) with the line discipline and
 # its protocol's generated code.

@@ -59,7 +59,9 @@ struct nb_boot_stage {
 _Static_assert(sizeof(struct nb_boot_stage) == 24, "nb_boot_stage layout");
 
 // NB_SYS_PROCESS_HANDLES: one per handle of the process (needs RIGHT_INSPECT
-// on the process handle).
+// on the process handle; HANDLE_INVALID lists the caller's own). More
+// handles than `max`: ERR_BUFFER_TOO_SMALL, nothing copied, *actual says
+// how many.
 struct nb_handle_entry {
     uint32_t handle; // the value in that process's table
     uint32_t type;   // OBJ_*

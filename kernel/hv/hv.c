@@ -5,7 +5,9 @@
 #include "hv/kvm.h"
 #include "hv/xen.h"
 #include "arch.h"
+#include "lib/fmt.h"
 #include "lib/printk.h"
+#include "lib/string.h"
 #include "sched/clock.h"
 
 #define BOOT_LINE_MAX 512
@@ -62,26 +64,54 @@ void hv_report(void (*print)(const char *line, void *ctx), void *ctx)
     hv_info_report(&hv_info, print, ctx);
 }
 
+// The whole `hvinfo` report: hv_report()'s lines, the clock source and
+// (with KVM steal time) each online CPU's steal time.
+static void report_all(void (*print)(const char *line, void *ctx), void *ctx)
+{
+    char line[96];
+    hv_report(print, ctx);
+    ksnprintf(line, sizeof(line), "clock: %s", clock_source_name());
+    print(line, ctx);
+    if (!hv_info.features[HV_FEAT_KVM_STEAL_TIME].used)
+        return;
+    for (unsigned cpu = 0; cpu < arch_cpu_count(); cpu++) {
+        if (arch_cpu_online(cpu)) {
+            ksnprintf(line, sizeof(line), "steal time: cpu%u %llu ns", cpu,
+                      (unsigned long long)hv_steal_ns(cpu));
+            print(line, ctx);
+        }
+    }
+}
+
 static void print_hvinfo_line(const char *line, void *ctx)
 {
     pr_info("hvinfo: %s", line);
 }
 
-// Steal time of every CPU that registered its area, when KVM's is in use.
-static void print_steal_times(void)
-{
-    if (!hv_info.features[HV_FEAT_KVM_STEAL_TIME].used)
-        return;
-    for (unsigned cpu = 0; cpu < arch_cpu_count(); cpu++)
-        if (arch_cpu_online(cpu))
-            pr_info("hvinfo: steal time: cpu%u %llu ns", cpu, (unsigned long long)hv_steal_ns(cpu));
-}
-
 void hv_print_report(void)
 {
-    hv_report(print_hvinfo_line, NULL);
-    pr_info("hvinfo: clock: %s", clock_source_name());
-    print_steal_times();
+    report_all(print_hvinfo_line, NULL);
+}
+
+struct text_sink {
+    char *buf;
+    size_t size, len; // len counts what did not fit too
+};
+
+static void append_line(const char *line, void *ctx)
+{
+    struct text_sink *t = ctx;
+    size_t n = strlen(line);
+    for (size_t i = 0; i <= n; i++, t->len++) // the line and its '\n'
+        if (t->len < t->size)
+            t->buf[t->len] = i < n ? line[i] : '\n';
+}
+
+size_t hv_report_text(char *buf, size_t size)
+{
+    struct text_sink t = {buf, size, 0};
+    report_all(append_line, &t);
+    return t.len;
 }
 
 void hv_boot_line(char *buf, size_t n)

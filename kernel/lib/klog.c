@@ -95,6 +95,11 @@ int klog_read(uint64_t *seq, struct klog_entry *out)
     return 0;
 }
 
+uint64_t klog_next_seq(void)
+{
+    return next_seq;
+}
+
 void klog_reset(void)
 {
     head = tail = wrap_at = 0;

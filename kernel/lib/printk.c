@@ -55,6 +55,28 @@ status_t console_add_sink(console_sink_fn write)
     return st;
 }
 
+static void (*append_hook)(int level);
+
+void klog_set_append_hook(void (*fn)(int level))
+{
+    __atomic_store_n(&append_hook, fn, __ATOMIC_RELEASE);
+}
+
+void printk_line(int level, const char *text, size_t len, bool always_echo)
+{
+    len = MIN(len, (size_t)KLOG_LINE_MAX - 1);
+    uint64_t ts = clock_monotonic_ns();
+
+    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    klog_append(level, ts, text, len);
+    if (always_echo || level <= console_level)
+        echo_record(console_write, ts, text, len);
+    spin_unlock_irqrestore(&printk_lock, s);
+    void (*hook)(int) = __atomic_load_n(&append_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook(level);
+}
+
 void vprintk(int level, const char *fmt, va_list ap)
 {
     char text[KLOG_LINE_MAX];
@@ -62,13 +84,23 @@ void vprintk(int level, const char *fmt, va_list ap)
     size_t len = n < 0 ? 0 : MIN((size_t)n, sizeof(text) - 1);
     while (len && text[len - 1] == '\n')
         len--;
-    uint64_t ts = clock_monotonic_ns();
+    printk_line(level, text, len, false);
+}
 
+int klog_fetch(uint64_t *seq, struct klog_entry *out)
+{
     irqstate_t s = spin_lock_irqsave(&printk_lock);
-    klog_append(level, ts, text, len);
-    if (level <= console_level)
-        echo_record(console_write, ts, text, len);
+    int found = klog_read(seq, out);
     spin_unlock_irqrestore(&printk_lock, s);
+    return found;
+}
+
+uint64_t klog_fetch_next_seq(void)
+{
+    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    uint64_t seq = klog_next_seq();
+    spin_unlock_irqrestore(&printk_lock, s);
+    return seq;
 }
 
 void printk(int level, const char *fmt, ...)

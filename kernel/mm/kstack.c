@@ -16,6 +16,7 @@ _Static_assert(KSTACK_PAGES == (1u << KSTACK_ORDER), "stack order");
 
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
 static uint64_t used[MAX_STACKS / 64]; // guarded by kstack_lock
+static uint64_t live;                  // atomic: stacks allocated
 
 static int claim_slot(void)
 {
@@ -59,6 +60,7 @@ status_t kstack_alloc(struct kstack *ks)
     }
     ks->base = base;
     ks->top = base + KSTACK_SIZE;
+    __atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
     return OK;
 }
 
@@ -71,6 +73,12 @@ void kstack_free(struct kstack *ks)
     pmm_free(pa, KSTACK_ORDER);
     release_slot((int)((ks->base - PAGE_SIZE - KVA_STACKS) / SLOT_SIZE));
     ks->base = ks->top = 0;
+    __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t kstack_live_count(void)
+{
+    return __atomic_load_n(&live, __ATOMIC_RELAXED);
 }
 
 int kstack_is_guard(vaddr_t va)

@@ -38,9 +38,14 @@ void handle_table_destroy(struct handle_table *t)
         if (hp)
             handle_free(hp, ERR_CANCELED);
     }
-    kfree(t->slots);
+    // Emptied under the lock: handle_table_list may look at any time.
+    handle_table_lock(t);
+    struct handle_slot *slots = t->slots;
     t->slots = NULL;
     t->cap = 0;
+    t->free_head = t->free_tail = SLOT_NONE;
+    handle_table_unlock(t);
+    kfree(slots);
 }
 
 uint32_t handle_table_count(struct handle_table *t)
@@ -408,4 +413,37 @@ status_t handle_move(struct handle_table *from, handle_t h, struct handle_table 
         obj_cancel_waits(o, hp, ERR_CANCELED);
     obj_unref(o);
     return st;
+}
+
+status_t handle_table_list(struct handle_table *t, struct nb_handle_entry *out, uint32_t max,
+                           uint32_t *count)
+{
+    // Objects behind revocable handles are looked at with a reference, which
+    // is dropped only after the table lock (it may be the last one).
+    struct kobject **held = max ? kmalloc(sizeof(*held) * max) : NULL;
+    uint32_t nheld = 0, n = 0;
+    if (max && !held)
+        return ERR_NO_MEMORY;
+    handle_table_lock(t);
+    *count = t->count;
+    for (uint32_t i = 0; i < t->cap && n < max; i++) {
+        struct handle *hp = t->slots[i].h;
+        if (!hp)
+            continue;
+        struct kobject *o = hp->obj;
+        if (hp->cell) {
+            o = NULL;
+            if (revoke_cell_get_obj(hp, &o) == OK)
+                held[nheld++] = o;
+        }
+        out[n++] = (struct nb_handle_entry){.handle = HANDLE_MAKE(i, t->slots[i].gen),
+                                            .type = o ? o->ops->type : OBJ_NONE,
+                                            .rights = hp->rights,
+                                            .object_id = o ? o->koid : 0};
+    }
+    handle_table_unlock(t);
+    for (uint32_t i = 0; i < nheld; i++)
+        obj_unref(held[i]);
+    kfree(held);
+    return OK;
 }

@@ -6,6 +6,7 @@
 #include "obj/port.h"
 
 static uint64_t live_objects[OBJ_TYPE_COUNT]; // atomic
+static uint64_t next_koid = 1;                // atomic
 
 void obj_init(struct kobject *o, const struct kobject_ops *ops, struct spinlock *shared_lock)
 {
@@ -16,6 +17,7 @@ void obj_init(struct kobject *o, const struct kobject_ops *ops, struct spinlock 
     o->refs = 1;
     o->handles = 0;
     o->signals = 0;
+    o->koid = __atomic_fetch_add(&next_koid, 1, __ATOMIC_RELAXED);
     o->no_handles = false;
     wait_queue_init(&o->waitq);
     list_init(&o->waiters);
@@ -121,6 +123,7 @@ status_t obj_block_locked(struct kobject *o, struct obj_waiter *w, uint64_t dead
     status_t st = wait_queue_block(&o->waitq, o->lock, deadline);
     if (w->cancel != OK)
         return w->cancel;
+    // ERR_CANCELED: the thread was killed (it would never block again).
     return st == ERR_TIMED_OUT || st == ERR_CANCELED ? st : OK;
 }
 

@@ -20,6 +20,8 @@ struct vmo {
     uint64_t mappings;  // address-space regions mapping it (lock)
 };
 
+static uint64_t all_committed; // atomic: pages committed by every vmo
+
 static struct vmo *to_vmo(struct kobject *o)
 {
     return container_of(o, struct vmo, obj);
@@ -43,6 +45,7 @@ static void free_pages_locked(struct vmo *v, uint64_t from, uint64_t to)
             pmm_free(v->pages[i], 0);
             v->pages[i] = NO_PAGE;
             v->committed--;
+            __atomic_sub_fetch(&all_committed, 1, __ATOMIC_RELAXED);
         }
     }
 }
@@ -148,6 +151,7 @@ static void *page_at_locked(struct vmo *v, uint64_t i, bool commit, status_t *st
             return NULL;
         v->pages[i] = pa;
         v->committed++;
+        __atomic_add_fetch(&all_committed, 1, __ATOMIC_RELAXED);
     }
     return phys_to_virt(v->pages[i]);
 }
@@ -291,6 +295,11 @@ status_t vmo_commit_page(struct vmo *v, uint64_t offset, paddr_t *pa)
     }
     obj_unlock(&v->obj, s);
     return st;
+}
+
+uint64_t vmo_total_committed_pages(void)
+{
+    return __atomic_load_n(&all_committed, __ATOMIC_RELAXED);
 }
 
 uint64_t vmo_committed_pages(struct vmo *v)

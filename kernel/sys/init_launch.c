@@ -11,6 +11,7 @@
 #include "mm/slab.h"
 #include "nimbus/bootstrap.h"
 #include "obj/channel.h"
+#include "obj/log.h"
 #include "obj/resource.h"
 #include "obj/vmo.h"
 #include "proto/bootstrap.h"
@@ -163,6 +164,16 @@ static status_t send_bootstrap(struct handle_table *t, handle_t ours, struct pro
                            handles, &n);
     if (st == OK)
         st = give_resource(t, NB_RESOURCE_POWER, 0, 0, BOOTSTRAP_ROLE_POWER, roles, handles, &n);
+    // System information: the kernel log, the info and process resources.
+    struct kobject *sysobj;
+    if (st == OK && (st = logobj_get(&sysobj)) == OK)
+        st = give(t, sysobj, LOGOBJ_RIGHTS, BOOTSTRAP_ROLE_LOG, roles, handles, &n);
+    if (st == OK && (st = resource_create_kernel(NB_RESOURCE_INFO, &sysobj)) == OK)
+        st = give(t, sysobj, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT, BOOTSTRAP_ROLE_INFO,
+                  roles, handles, &n);
+    if (st == OK && (st = resource_create_kernel(NB_RESOURCE_PROCESS, &sysobj)) == OK)
+        st = give(t, sysobj, RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT,
+                  BOOTSTRAP_ROLE_PROCESSES, roles, handles, &n);
     if (st != OK)
         return st;
     uint8_t bytes[BOOTSTRAP_MAX_MSG_BYTES];

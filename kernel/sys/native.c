@@ -16,6 +16,7 @@
 #include "sys/linux.h"
 #include "sys/process.h"
 #include "sys/syscall.h"
+#include "sys/sysinfo.h"
 #include "sys/usercopy.h"
 
 #define DEBUG_WRITE_MAX 4096
@@ -631,6 +632,11 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_INTERRUPT_ACK, sys_interrupt_ack),
     SYS(NB_SYS_POWER, sys_power),
     SYS(NB_SYS_FD_BIND, linux_fd_bind),
+    SYS(NB_SYS_LOG_WRITE, sys_log_write),
+    SYS(NB_SYS_LOG_READ, sys_log_read),
+    SYS(NB_SYS_SYSTEM_INFO, sys_system_info),
+    SYS(NB_SYS_PROCESS_GET, sys_process_get),
+    SYS(NB_SYS_PROCESS_HANDLES, sys_process_handles),
 };
 
 const unsigned native_syscall_count = ARRAY_SIZE(native_syscalls);

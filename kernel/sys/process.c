@@ -376,12 +376,60 @@ void process_info(struct process *p, struct nb_process_info *out)
         if (ut->kt)
             out->cpu_ns += thread_runtime_ns(ut->kt); // (a thread on a CPU now too)
     }
-    struct vm_aspace *as = p->as;
+    // Under the lock: teardown marks the process DEAD (under it) before it
+    // frees the address space.
+    bool alive = p->as && p->state != NB_PROCESS_DEAD;
+    if (alive)
+        out->mapped_bytes = vm_mapped_bytes(p->as);
     obj_unlock(&p->obj, s);
-    if (as && p->state != NB_PROCESS_DEAD) {
-        out->mapped_bytes = vm_mapped_bytes(as);
+    if (alive)
         out->handles = handle_table_count(&p->handles);
+}
+
+size_t process_list(struct nb_process_info *out, size_t max)
+{
+    size_t n = 0;
+    irqstate_t s = spin_lock_irqsave(&procs_lock);
+    list_for_each(it, &all_procs)
+    {
+        if (n < max)
+            process_info(list_entry(it, struct process, all_node), &out[n]);
+        n++;
     }
+    spin_unlock_irqrestore(&procs_lock, s);
+    return n;
+}
+
+status_t process_get_by_pid(uint64_t pid, struct process **out)
+{
+    struct process *found = NULL;
+    irqstate_t s = spin_lock_irqsave(&procs_lock);
+    list_for_each(it, &all_procs)
+    {
+        struct process *p = list_entry(it, struct process, all_node);
+        if (p->pid != pid)
+            continue;
+        // A reference only while one is still held elsewhere: an object whose
+        // count reached zero is being destroyed (it waits for this lock).
+        uint32_t refs = __atomic_load_n(&p->obj.refs, __ATOMIC_RELAXED);
+        while (refs && !__atomic_compare_exchange_n(&p->obj.refs, &refs, refs + 1, false,
+                                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            ;
+        found = refs ? p : NULL;
+        break;
+    }
+    spin_unlock_irqrestore(&procs_lock, s);
+    if (!found)
+        return ERR_NOT_FOUND;
+    s = obj_lock(&found->obj);
+    bool dead = found->state == NB_PROCESS_DEAD;
+    obj_unlock(&found->obj, s);
+    if (dead) {
+        obj_unref(&found->obj);
+        return ERR_NOT_FOUND;
+    }
+    *out = found;
+    return OK;
 }
 
 void process_for_each(void (*fn)(struct process *p, void *ctx), void *ctx)

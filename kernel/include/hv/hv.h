@@ -200,6 +200,10 @@ void hv_report(void (*print)(const char *line, void *ctx), void *ctx);
 // clock source and (with KVM steal time) each online CPU's steal time. Boot
 // CPU, after hv_init_late() so the "used" flags are final.
 void hv_print_report(void);
+// The same report as text (no "hvinfo: " prefix), one line per '\n', into
+// buf (not terminated); returns its full length, which may exceed size
+// (then only the first size bytes are written).
+size_t hv_report_text(char *buf, size_t size);
 // The one-line summary logged at boot, e.g.
 // "hv: KVM at 0x40000000 (features: clocksource2 steal-time pv-eoi)".
 // Always NUL-terminated; a list that does not fit ends in "...".

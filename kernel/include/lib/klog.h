@@ -2,6 +2,7 @@
 // sequence number; the oldest are dropped when the ring is full.
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,24 @@ status_t console_add_sink(console_sink_fn write);
 // Appends one record (text need not be terminated; it is cut at
 // KLOG_LINE_MAX - 1 bytes). Caller serializes (printk holds its lock).
 void klog_append(int level, uint64_t ts_ns, const char *text, size_t len);
+
+// The sequence number the next record will get. Caller serializes.
+uint64_t klog_next_seq(void);
+
+// klog_read and klog_next_seq under the printk lock, for readers outside
+// printk (the log object).
+int klog_fetch(uint64_t *seq, struct klog_entry *out);
+uint64_t klog_fetch_next_seq(void);
+
+// Logs one line as it is (no formatting; cut at KLOG_LINE_MAX - 1 bytes).
+// It is echoed to the console when its level is at or below the console
+// level, or always with `always_echo` (lines user space logs).
+void printk_line(int level, const char *text, size_t len, bool always_echo);
+
+// Called with the level after every new record, outside the printk lock
+// (the log object uses it to raise SIGNAL_READABLE). One hook; NULL removes
+// it. The hook must be safe wherever printk is.
+void klog_set_append_hook(void (*fn)(int level));
 
 // Drops every record (tests only).
 void klog_reset(void);

@@ -17,5 +17,7 @@ struct kstack {
 
 status_t kstack_alloc(struct kstack *ks);
 void kstack_free(struct kstack *ks);
+// Stacks allocated now (system information).
+uint64_t kstack_live_count(void);
 // True if va lies in a guard page of the stack area (for fault reports).
 int kstack_is_guard(vaddr_t va);

@@ -20,6 +20,7 @@
 #include "lib/spinlock.h"
 #include "nimbus/handle.h"
 #include "nimbus/rights.h"
+#include "nimbus/sysinfo.h"
 #include "obj/object.h"
 
 #define HANDLE_TABLE_DEFAULT_MAX 1024u // handles per table unless told otherwise
@@ -88,6 +89,13 @@ status_t handle_get(struct handle_table *t, handle_t h, uint32_t type, rights_t 
 
 // Type and rights of h (no right needed).
 status_t handle_get_info(struct handle_table *t, handle_t h, struct nb_handle_info *out);
+
+// Lists the handles of t, in slot order: fills out[0 .. min(max, count))
+// and sets *count to the number of handles in the table (which may exceed
+// max). A revoked handle shows type OBJ_NONE and object id 0.
+// ERR_NO_MEMORY.
+status_t handle_table_list(struct handle_table *t, struct nb_handle_entry *out, uint32_t max,
+                           uint32_t *count);
 
 // Live struct handle count across all tables and messages (leak checks).
 uint64_t handle_live_count(void);

@@ -47,6 +47,7 @@ struct kobject {
     uint32_t refs;             // atomic
     uint32_t handles;          // atomic
     signals_t signals;         // (lock)
+    uint64_t koid;             // unique among all objects ever made (1, 2, ...); immutable
     bool no_handles;           // (lock) the handle count has dropped to zero
     struct wait_queue waitq;   // threads in obj_wait_one or port_wait (lock)
     struct list_node waiters;  // struct obj_waiter of those threads (lock)

@@ -58,3 +58,5 @@ struct kobject *vmo_obj(struct vmo *v);
 status_t vmo_commit_page(struct vmo *v, uint64_t offset, paddr_t *pa);
 // Pages currently committed.
 uint64_t vmo_committed_pages(struct vmo *v);
+// Pages committed by all vmos together (system information).
+uint64_t vmo_total_committed_pages(void);

@@ -12,6 +12,7 @@
 #include "mm/vm.h"
 #include "nimbus/process.h"
 #include "obj/handle.h"
+#include "obj/log.h"
 #include "sched/thread.h"
 
 struct fd_table;
@@ -22,14 +23,15 @@ struct process {
     char name[NB_PROCESS_NAME_MAX];
     struct handle_table handles;
     struct vm_aspace *as;
-    struct list_node threads;  // struct uthread (obj lock)
-    uint32_t nthreads;         // (obj lock) created and not yet ended
-    uint32_t running;          // (obj lock) started and not yet ended
-    uint32_t state;            // NB_PROCESS_* (obj lock)
-    uint32_t flags;            // NB_PROCESS_KILLED/FAULTED (obj lock)
-    int64_t exit_code;         // (obj lock)
-    uint64_t cpu_ns;           // CPU time of ended threads (obj lock)
-    struct list_node all_node; // in the list of all processes (process list lock)
+    struct list_node threads;        // struct uthread (obj lock)
+    uint32_t nthreads;               // (obj lock) created and not yet ended
+    uint32_t running;                // (obj lock) started and not yet ended
+    uint32_t state;                  // NB_PROCESS_* (obj lock)
+    uint32_t flags;                  // NB_PROCESS_KILLED/FAULTED (obj lock)
+    int64_t exit_code;               // (obj lock)
+    uint64_t cpu_ns;                 // CPU time of ended threads (obj lock)
+    struct list_node all_node;       // in the list of all processes (process list lock)
+    struct logobj_bucket log_bucket; // rate limit of its log lines (log object's lock)
     // Linux personality: the program break.
     vaddr_t brk_base, brk_cur, brk_limit;
     // I/O ports it may use (NB_SYS_IOPORT_ENABLE), or NULL (sys/ioport.h).
@@ -97,6 +99,15 @@ void process_info(struct process *p, struct nb_process_info *out);
 
 // Waits (kernel callers) until p is TERMINATED or the deadline passes.
 status_t process_wait(struct process *p, uint64_t deadline);
+
+// Fills out[0 .. min(max, n)) with the info of every process object that
+// exists (DEAD ones too, until their last handle goes), oldest first;
+// returns n.
+size_t process_list(struct nb_process_info *out, size_t max);
+
+// The process with id `pid`, with a reference (drop with obj_unref);
+// ERR_NOT_FOUND if there is none or it is DEAD.
+status_t process_get_by_pid(uint64_t pid, struct process **out);
 
 // Calls fn for every process (process list lock held: fn must not block).
 void process_for_each(void (*fn)(struct process *p, void *ctx), void *ctx);
