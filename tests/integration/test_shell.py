@@ -4,6 +4,7 @@ nsh, which runs builtins and programs from the initrd and keeps $?
 (docs/SHELL.md)."""
 
 import os
+import re
 
 import nimbuslib as nl
 import pytest
@@ -146,5 +147,38 @@ def test_shell_pipes():
         run_line(vm, "echo one two | cat | cat -", r"^one two$")
         run_line(vm, "help | cat", r"^Builtins:$")
         run_line(vm, "crash null-read 2>&1 | cat", r"^nsh: crash: faulted")
+    finally:
+        vm.kill()
+
+
+def free_pages(vm: nl.VM) -> int:
+    """The free page count `mem` prints (a fresh reading)."""
+    start = len(vm.output)
+    run_line(vm, "mem", r"^free +\d+ pages")
+    m = re.search(r"^free +(\d+) pages", vm.output[start:], re.M)
+    assert m, vm.output[start:]
+    return int(m.group(1))
+
+
+def test_two_hundred_commands_return_memory():
+    """200 programs started from nsh (plain, piped, crashing, failing to
+    start) leave free memory where it was. A first round warms up what keeps
+    its working size (nsh's heap and history, slab caches); the same lines
+    then run again and must leave the free page count exactly as it was."""
+    batch = ["true; echo a | cat; crash null-read; nosuch; false || true",  # 6 programs
+             "echo b | cat | cat; ls /etc; true; true; true"]  # 7 programs
+    vm = start_vm()
+    try:
+        def rounds():
+            for _ in range(16):  # 16 x 13 = 208 programs
+                for line in batch:
+                    run_line(vm, line)
+        rounds()
+        before = free_pages(vm)
+        rounds()
+        after = free_pages(vm)
+        assert len(re.findall(r"^nsh: crash: faulted", vm.output, re.M)) == 32, vm.output[-2000:]
+        assert len(re.findall(r"^nsh: nosuch: not found", vm.output, re.M)) == 32
+        assert after == before, f"free pages {before} before 200 commands, {after} after"
     finally:
         vm.kill()
