@@ -1,7 +1,7 @@
 """The shell on the serial console: the default manifest ends at the nsh
-prompt; lines typed into COM1 go through the kernel's line discipline to
-nsh, which runs builtins and programs from the initrd and keeps $?
-(docs/SHELL.md)."""
+prompt on a terminal of the console service; lines typed into COM1 reach
+nsh, which edits them, runs builtins and programs from the initrd and keeps
+$? (docs/SHELL.md)."""
 
 import os
 import re
@@ -17,7 +17,7 @@ TIMEOUT = 30  # seconds for each step under TCG
 
 def run_line(vm: nl.VM, line: str, *expected: str, timeout: float = TIMEOUT) -> None:
     """Types a line, then expects each pattern in order and a new prompt."""
-    vm.send(line + "\r")  # a terminal's Enter: the line discipline maps CR to LF
+    vm.send(line + "\r")  # a terminal's Enter
     for pattern in (*expected, PROMPT):
         assert vm.expect(pattern, timeout), \
             f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
