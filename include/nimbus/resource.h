@@ -14,7 +14,31 @@
 #define NB_RESOURCE_INFO     5 // system-wide information (NB_SYS_SYSTEM_INFO)
 #define NB_RESOURCE_POWER    6 // power off and reboot (NB_SYS_POWER)
 #define NB_RESOURCE_PROCESS  7 // a handle to any process by id (NB_SYS_PROCESS_GET)
-#define NB_RESOURCE_KIND_MAX 7
+#define NB_RESOURCE_MMIO     8 // physical addresses [base, base + size) (NB_SYS_VMO_CREATE_PHYSICAL)
+#define NB_RESOURCE_PCI      9 // PCI functions [base, base + size) by NB_PCI_ID (config space, MSI)
+#define NB_RESOURCE_DMA      10 // contiguous pinned vmos and their physical addresses
+#define NB_RESOURCE_ENTROPY  11 // may feed the kernel's entropy pool (NB_SYS_ENTROPY_ADD)
+#define NB_RESOURCE_KIND_MAX 11
+
+// A PCI function's id in NB_RESOURCE_PCI ranges and the PCI calls:
+// segment (8 bits here), bus (8), device (5), function (3).
+#define NB_PCI_ID(seg, bus, dev, fn) \
+    (((uint32_t)(seg) << 16) | ((uint32_t)(bus) << 8) | ((uint32_t)(dev) << 3) | (uint32_t)(fn))
+#define NB_PCI_ID_LIMIT (1u << 24) // ids are below this
+
+// Cache policies of NB_SYS_VMO_CREATE_PHYSICAL.
+#define NB_CACHE_UNCACHED        0 // device registers (the default)
+#define NB_CACHE_WRITE_COMBINING 1 // frame buffers
+#define NB_CACHE_CACHED          2 // memory that behaves as RAM
+
+// What NB_SYS_INTERRUPT_CREATE_MSI reports: the message the device must
+// send (program it into the function's MSI capability or MSI-X table).
+struct nb_msi_message {
+    uint64_t address;
+    uint32_t data;
+    uint32_t vector; // informational: the CPU vector it raises
+};
+_Static_assert(sizeof(struct nb_msi_message) == 16, "nb_msi_message layout");
 
 // NB_SYS_POWER actions.
 #define NB_POWER_OFF    1

@@ -91,6 +91,16 @@
 #define NB_SYS_INTERRUPT_CREATE 0x1093 // (h irq resource, u32 gsi, u32 flags, handle_t *out)
 #define NB_SYS_INTERRUPT_ACK    0x1094 // (h): clears SIGNAL_SIGNALED and unmasks the line
 #define NB_SYS_POWER            0x1095 // (h power resource, u32 action): NB_POWER_*
+// Device memory, DMA, PCI, MSI, entropy (docs/DEVICES.md)
+#define NB_SYS_VMO_CREATE_PHYSICAL \
+    0x1096 // (h mmio resource, u64 paddr, u64 size, u32 cache, handle_t *out)
+#define NB_SYS_VMO_CREATE_CONTIGUOUS 0x1097 // (h dma resource, u64 size, u32 flags, handle_t *out)
+#define NB_SYS_VMO_PHYS              0x1098 // (h vmo, u64 offset, u64 *paddr): contiguous/physical vmos only
+#define NB_SYS_PCI_CONFIG_READ       0x1099 // (h pci resource, u32 id, u32 offset, u32 width, u32 *value)
+#define NB_SYS_PCI_CONFIG_WRITE      0x109a // (h pci resource, u32 id, u32 offset, u32 width, u32 value)
+#define NB_SYS_INTERRUPT_CREATE_MSI \
+    0x109b // (h pci resource, u32 id, u32 flags, handle_t *out, nb_msi_message *msg)
+#define NB_SYS_ENTROPY_ADD 0x109c // (h entropy resource, const void *buf, u64 len, u64 bits)
 
 // System information (include/nimbus/sysinfo.h)
 #define NB_SYS_SYSTEM_INFO     0x10a0 // (h info resource, u32 topic, void *buf, u64 size, u64 *actual)

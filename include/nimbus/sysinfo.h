@@ -20,6 +20,8 @@
 #define NB_INFO_PROCESSES  4 // struct nb_process_info[] (live processes, by id)
 #define NB_INFO_BOOT       5 // struct nb_boot_stage[] (the boot stage times, in order)
 #define NB_INFO_HYPERVISOR 6 // text: the `hvinfo:` report, lines ending in '\n'
+#define NB_INFO_CMDLINE    7 // text: the kernel command line (virtio_mmio.device= for devmgr)
+#define NB_INFO_PCI_ECAM   8 // struct nb_pci_ecam[] from ACPI MCFG (empty: legacy config ports)
 
 struct nb_system_info {
     uint64_t uptime_ns;   // monotonic clock
@@ -84,3 +86,12 @@ struct nb_log_record {
     char line[NB_LOG_LINE_MAX];
 };
 _Static_assert(sizeof(struct nb_log_record) == 280, "nb_log_record layout");
+
+struct nb_pci_ecam {
+    uint64_t base; // physical address of bus bus_start's configuration space
+    uint16_t segment;
+    uint8_t bus_start;
+    uint8_t bus_end;
+    uint32_t reserved;
+};
+_Static_assert(sizeof(struct nb_pci_ecam) == 16, "nb_pci_ecam layout");

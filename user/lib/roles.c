@@ -27,6 +27,12 @@ static const struct {
     {BOOTSTRAP_ROLE_INFO, "info"},
     {BOOTSTRAP_ROLE_POWER, "power"},
     {BOOTSTRAP_ROLE_PROCESSES, "processes"},
+    {BOOTSTRAP_ROLE_MMIO, "mmio"},
+    {BOOTSTRAP_ROLE_PCI, "pci"},
+    {BOOTSTRAP_ROLE_DMA, "dma"},
+    {BOOTSTRAP_ROLE_ENTROPY, "entropy"},
+    {BOOTSTRAP_ROLE_SERVICE, "service"},
+    {BOOTSTRAP_ROLE_DEVICES, "devices"},
 };
 
 static const char *const user_names[USER_ROLES] = {

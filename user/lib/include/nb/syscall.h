@@ -283,6 +283,40 @@ static inline status_t nb_power(handle_t resource, uint32_t action)
 {
     return nb_sys(NB_SYS_POWER, resource, action, 0, 0, 0, 0);
 }
+static inline status_t nb_vmo_create_physical(handle_t mmio, uint64_t paddr, uint64_t size,
+                                              uint32_t cache, handle_t *out)
+{
+    return nb_sys(NB_SYS_VMO_CREATE_PHYSICAL, mmio, paddr, size, cache, NB_PTR(out), 0);
+}
+static inline status_t nb_vmo_create_contiguous(handle_t dma, uint64_t size, uint32_t flags,
+                                                handle_t *out)
+{
+    return nb_sys(NB_SYS_VMO_CREATE_CONTIGUOUS, dma, size, flags, NB_PTR(out), 0, 0);
+}
+static inline status_t nb_vmo_phys(handle_t vmo, uint64_t offset, uint64_t *paddr)
+{
+    return nb_sys(NB_SYS_VMO_PHYS, vmo, offset, NB_PTR(paddr), 0, 0, 0);
+}
+static inline status_t nb_pci_config_read(handle_t pci, uint32_t id, uint32_t offset,
+                                          uint32_t width, uint32_t *value)
+{
+    return nb_sys(NB_SYS_PCI_CONFIG_READ, pci, id, offset, width, NB_PTR(value), 0);
+}
+static inline status_t nb_pci_config_write(handle_t pci, uint32_t id, uint32_t offset,
+                                           uint32_t width, uint32_t value)
+{
+    return nb_sys(NB_SYS_PCI_CONFIG_WRITE, pci, id, offset, width, value, 0);
+}
+static inline status_t nb_interrupt_create_msi(handle_t pci, uint32_t id, uint32_t flags,
+                                               handle_t *out, struct nb_msi_message *msg)
+{
+    return nb_sys(NB_SYS_INTERRUPT_CREATE_MSI, pci, id, flags, NB_PTR(out), NB_PTR(msg), 0);
+}
+static inline status_t nb_entropy_add(handle_t entropy, const void *buf, uint64_t len,
+                                      uint64_t bits)
+{
+    return nb_sys(NB_SYS_ENTROPY_ADD, entropy, NB_PTR(buf), len, bits, 0, 0);
+}
 
 // ---- System information ----
 static inline status_t nb_system_info(handle_t resource, uint32_t topic, void *buf, uint64_t size,
