@@ -67,6 +67,7 @@ LINUX_APPEND = "console=ttyS0 quiet panic=-1 tsc=reliable"
 ICOUNT_TSC_KHZ = 1000000  # -icount shift=0: one tick per instruction, 1 ns each
 
 INIT_RE = re.compile(r"linuxbench: init uptime_ns=(\d+) tsc=(\d+)")
+IDLE_RE = re.compile(r"linuxbench: idle_ms=(\d+)")
 FLOOR_RE = re.compile(r"floor: tsc=([0-9a-fA-F]{16})")
 LBENCH_RE = re.compile(r"lbench: (\S+) median_ns=(\d+) min_ns=(\d+) max_ns=(\d+) "
                        r"median_cycles=(\d+) rounds=(\d+) iters=(\d+)")
@@ -105,9 +106,13 @@ def stats(values: List[float]) -> Optional[dict]:
 
 
 def parse_init(text: str) -> Optional[dict]:
-    """/init's first line: {"uptime_ns": N, "tsc": T}, or None."""
+    """/init's lines: {"uptime_ns": N, "tsc": T, "idle_ms": I or None}, or None."""
     m = INIT_RE.search(text)
-    return {"uptime_ns": int(m.group(1)), "tsc": int(m.group(2))} if m else None
+    if not m:
+        return None
+    idle = IDLE_RE.search(text, m.end())
+    return {"uptime_ns": int(m.group(1)), "tsc": int(m.group(2)),
+            "idle_ms": int(idle.group(1)) if idle else None}
 
 
 def parse_floor(text: str) -> Optional[int]:
@@ -406,7 +411,7 @@ def run_linux(accel: str, icount: bool, runs: int, timeout: float, machine: str,
     `probe_boots` boots that run the probes. Under -icount the boot figures
     come from the probe boots' /init lines."""
     kernel = kernel or VMLINUX
-    init_ms, exit_ms, uptime_ms, tscs, failures = [], [], [], [], []
+    init_ms, exit_ms, uptime_ms, tscs, idle_ms, failures = [], [], [], [], [], []
     for i in range(runs):
         r = boot_linux(kernel, accel, icount, machine, memory, timeout)
         init = parse_init(r.output)
@@ -418,6 +423,8 @@ def run_linux(accel: str, icount: bool, runs: int, timeout: float, machine: str,
         init_ms.append(t * 1000)
         uptime_ms.append(init["uptime_ns"] / 1e6)
         tscs.append(init["tsc"])
+        if init["idle_ms"] is not None:
+            idle_ms.append(init["idle_ms"])
         if r.status == nl.STATUS_OK:
             exit_ms.append(r.elapsed * 1000)
         print(f"  linux boot {i + 1}: /init after {t * 1000:.0f} ms host time, guest uptime "
@@ -433,6 +440,8 @@ def run_linux(accel: str, icount: bool, runs: int, timeout: float, machine: str,
         if init and runs == 0:
             tscs.append(init["tsc"])
             uptime_ms.append(init["uptime_ns"] / 1e6)
+            if init["idle_ms"] is not None:
+                idle_ms.append(init["idle_ms"])
         if not done:
             failures.append(f"probe boot {i + 1}: not done ({why(r)})")
         for name, reason in failed.items():
@@ -452,7 +461,7 @@ def run_linux(accel: str, icount: bool, runs: int, timeout: float, machine: str,
             "runs": runs, "runs_ok": len(init_ms), "probe_boots": probe_boots,
             "failures": failures,
             "host_init_ms": stats(init_ms), "host_exit_ms": stats(exit_ms),
-            "uptime_ms": stats(uptime_ms), "init_tsc": stats(tscs),
+            "uptime_ms": stats(uptime_ms), "init_tsc": stats(tscs), "idle_ms": stats(idle_ms),
             "deterministic": deterministic, "probes": probes, "probe_runs": probe_runs}
 
 
@@ -504,6 +513,7 @@ def print_linux(res: dict) -> None:
             print(f"  {'host: launch -> /init line ms':<34}{triple(s['host_init_ms'], 1)}")
             print(f"  {'host: launch -> QEMU exit ms':<34}{triple(s['host_exit_ms'], 1)}")
         print(f"  {'guest: uptime at /init ms':<34}{triple(s['uptime_ms'], 1)}")
+        print(f"  {'guest: idle before /init ms':<34}{triple(s['idle_ms'])}")
         if s["icount"]:
             same = {True: "yes", False: "NO", None: "n/a"}[s["deterministic"]]
             print(f"  {'guest: tsc at /init (instr.)':<34}{triple(s['init_tsc'])}"
@@ -588,24 +598,24 @@ def print_comparison(doc: dict) -> None:
         return
     print(f"\nNimbus / Linux (same QEMU launch: machine {lx['machine']}, -m {lx['memory']}, "
           "1 vCPU; ratio < 1: Nimbus does less)")
-    print(f"  {'':<66}{'Nimbus':>14}{'Linux':>14}{'ratio':>8}")
+    print(f"  {'':<66}{'Nimbus':>14}{'Linux':>16}{'ratio':>8}")
     for r in lx["boot_rows"] + lx["comparison"]:
         nd = 1 if r["unit"] == "ms" else 0
         label = f"[{r['series']}] {r['what']}"
-        print(f"  {label[:66]:<66}{fmt(r['nimbus'], nd):>14}{fmt(r['linux'], nd):>14}"
+        print(f"  {label[:66]:<66}{fmt(r['nimbus'], nd):>14}{fmt(r['linux'], nd):>16}"
               f"{ratio(r['nimbus'], r['linux']):>8}")
     mem = lx.get("memory_min", {})
     nm = mem.get("nimbus", {}).get("smallest_mib")
     lm = mem.get("linux", {}).get("smallest_mib")
     print(f"  {'smallest -m MiB (Nimbus to nsh$ prompt; Linux to /init)':<66}{fmt(nm):>14}"
-          f"{fmt(lm):>14}{ratio(nm, lm):>8}")
+          f"{fmt(lm):>16}{ratio(nm, lm):>8}")
     sz = lx["sizes"]
     print(f"  {'kernel bytes (nimbus.elf; vmlinuz bzImage)':<66}{fmt(sz['nimbus_kernel']):>14}"
-          f"{fmt(sz['linux_bzimage']):>14}{ratio(sz['nimbus_kernel'], sz['linux_bzimage']):>8}")
+          f"{fmt(sz['linux_bzimage']):>16}{ratio(sz['nimbus_kernel'], sz['linux_bzimage']):>8}")
     print(f"  {'  Linux as loaded through PVH (the vmlinux ELF)':<66}{'':>14}"
-          f"{fmt(sz['linux_vmlinux']):>14}")
+          f"{fmt(sz['linux_vmlinux']):>16}")
     print(f"  {'initrd bytes (initrd.cpio; initramfs.cpio)':<66}{fmt(sz['nimbus_initrd']):>14}"
-          f"{fmt(sz['linux_initramfs']):>14}"
+          f"{fmt(sz['linux_initramfs']):>16}"
           f"{ratio(sz['nimbus_initrd'], sz['linux_initramfs']):>8}")
     print("  (Nimbus's initrd holds init, the shell and every test program; Linux's holds\n"
           "   /init and the probes only)")

@@ -53,16 +53,14 @@ def test_probe_modes_and_usage(built):
 
 
 def test_init_prints_its_line_first(built):
-    # `hold` keeps it from touching the exit port (it would, as root, on the host).
+    # Not PID 1 here: it prints its first line and returns, without mounting
+    # /proc, exec'ing the probes or touching the exit port.
     init = os.path.join(bl.LB_DIR, "init")
-    p = subprocess.Popen([init, "hold"], stdout=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline()
-    finally:
-        p.kill()
-        p.wait(10)
-    got = bl.parse_init(line)
-    assert got and got["uptime_ns"] > 0 and got["tsc"] > 0, line
+    for args in ([], ["probes"]):
+        r = subprocess.run([init, *args], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and r.stdout.count("\n") == 1, r.stdout + r.stderr
+        got = bl.parse_init(r.stdout)
+        assert got and got["uptime_ns"] > 0 and got["tsc"] > 0, r.stdout
 
 
 def read_cpio(path):
@@ -117,7 +115,9 @@ def test_floor_boots_prints_its_tsc_and_exits(built):
 # -- parsing and helpers, on made-up input ---------------------------------------
 def test_parsers():
     assert bl.parse_init("x\nlinuxbench: init uptime_ns=123 tsc=456\n") == {
-        "uptime_ns": 123, "tsc": 456}
+        "uptime_ns": 123, "tsc": 456, "idle_ms": None}
+    assert bl.parse_init("linuxbench: init uptime_ns=1 tsc=2\nlinuxbench: idle_ms=30\n")[
+        "idle_ms"] == 30
     assert bl.parse_init("linuxbench: init uptime_ns=x") is None
     assert bl.parse_floor("floor: tsc=00000000000039d3\n") == 0x39d3
     assert bl.parse_floor("floor: tsc=39d3") is None
