@@ -130,12 +130,12 @@ clean:
 LINUXBENCH := $(BUILD)/linuxbench
 LINUXBENCH_CFLAGS := -std=gnu11 -O2 -s -static $(WARN)
 
-$(LINUXBENCH)/init: tools/linuxbench/init.c
+$(LINUXBENCH)/init: tools/linuxbench/init.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@echo "  MUSLCC  $@"
 	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -o $@ $<
 
-$(LINUXBENCH)/lbench: tools/linuxbench/probes.c
+$(LINUXBENCH)/lbench: tools/linuxbench/probes.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@echo "  MUSLCC  $@"
 	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -pthread -o $@ $<
@@ -152,6 +152,6 @@ $(BUILD)/floor.elf: tools/floor/floor.S tools/floor/floor.ld
 
 .PHONY: linuxbench linuxbench-deps
 linuxbench: $(LINUXBENCH)/initramfs.cpio $(BUILD)/floor.elf
-linuxbench-deps:
+linuxbench-deps: deps
 	$(Q)sh tools/linuxbench/deps.sh
 bench: linuxbench linuxbench-deps

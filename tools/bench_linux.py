@@ -23,8 +23,9 @@ CPU model, memory, devices and accelerator are the ones Nimbus gets):
           build/linuxbench/vmlinux) with build/linuxbench/initramfs.cpio
           (tools/linuxbench: /init prints `linuxbench: init uptime_ns= tsc=`
           first thing, then execs the probes or ends QEMU). Boot series
-          (--linux-runs boots), one probe boot per accelerator, and the
-          smallest -m that reaches /init.
+          (--linux-runs boots), one probe boot (two under -icount), and the
+          smallest -m that reaches /init. --linux-boot bzimage boots the
+          bzImage itself instead (slower under TCG: it decompresses itself).
 
 Every figure is a report, never a pass/fail criterion; a part that cannot
 run (no Debian kernel, a boot that fails) is recorded with its reason.
@@ -515,11 +516,13 @@ def print_linux(res: dict) -> None:
         print(f"  {'guest: uptime at /init ms':<34}{triple(s['uptime_ms'], 1)}")
         print(f"  {'guest: idle before /init ms':<34}{triple(s['idle_ms'])}")
         if s["icount"]:
-            same = {True: "yes", False: "NO", None: "n/a"}[s["deterministic"]]
+            same = {True: "yes", False: "no", None: "n/a"}[s["deterministic"]]
+            if s["deterministic"] is False:
+                same += f" (spread {s['init_tsc']['max'] - s['init_tsc']['min']:,})"
             print(f"  {'guest: tsc at /init (instr.)':<34}{triple(s['init_tsc'])}"
                   f"  identical: {same}")
-            print(f"  {'probe (instructions)':<34}{'median':>15}{'boot min':>15}"
-                  f"{'boot max':>15}")
+            print(f"  {'probe (instructions, median)':<34}{'boot 1':>15}{'min of boots':>15}"
+                  f"{'max of boots':>15}")
         else:
             print(f"  {'probe (ns per operation)':<34}{'median':>15}{'min':>15}{'max':>15}")
         for name_, v in s["probes"].items():
@@ -571,25 +574,38 @@ def boot_rows(res: dict, nimbus: List[dict], floors: List[dict]) -> List[dict]:
         name = f"{s['accel']}{'-icount' if s['icount'] else ''}"
         med = lambda d, k: (d or {}).get(k, None) and d[k]["median"]  # noqa: E731
         if not s["icount"]:
-            for what, nv, lv in (
-                    ("host ms: launch to first user instr. / to /init",
+            for what, short, nv, lv in (
+                    ("host ms: launch to first user instr. / to /init", "to user space",
                      med(n, "host_user_ms"), med(s, "host_init_ms")),
-                    ("host ms: launch to QEMU exit (poweroff / from /init)",
+                    ("host ms: launch to QEMU exit (poweroff / from /init)", "to QEMU's exit",
                      med(n, "host_exit_ms"), med(s, "host_exit_ms"))):
-                rows.append({"series": name, "what": what, "unit": "ms", "nimbus": nv,
-                             "linux": lv, "floor": med(fl, "host_exit_ms"),
-                             "ratio": round(nv / lv, 3) if nv and lv else None})
+                rows.append(over_floor({"series": name, "what": what, "short": short,
+                                        "unit": "ms",
+                                        "nimbus": nv, "linux": lv,
+                                        "floor": med(fl, "host_exit_ms")}))
         else:
             entry = med(fl, "entry_tsc") or 0
             nv = med(n, "user_tsc")
             nv = nv + entry if nv is not None else None  # since entry -> since reset
             lv = med(s, "init_tsc")
-            rows.append({"series": name,
-                         "what": "instructions, reset to first user instr. / to /init",
-                         "unit": "instructions", "nimbus": nv, "linux": lv,
-                         "floor": entry or None,
-                         "ratio": round(nv / lv, 3) if nv and lv else None})
+            rows.append(over_floor({"series": name,
+                                    "what": "instructions, reset to first user instr. / to /init",
+                                    "short": "to user space",
+                                    "unit": "instructions", "nimbus": nv, "linux": lv,
+                                    "floor": entry or None}))
     return rows
+
+
+def over_floor(row: dict) -> dict:
+    """Adds the ratio, and each figure less the floor's (the VMM's and
+    firmware's share) with their ratio."""
+    nv, lv, fv = row["nimbus"], row["linux"], row["floor"]
+    row["ratio"] = round(nv / lv, 4) if nv and lv else None
+    row["nimbus_over_floor"] = nv - fv if nv is not None and fv is not None else None
+    row["linux_over_floor"] = lv - fv if lv is not None and fv is not None else None
+    a, b = row["nimbus_over_floor"], row["linux_over_floor"]
+    row["ratio_over_floor"] = round(a / b, 4) if a and b and a > 0 and b > 0 else None
+    return row
 
 
 def print_comparison(doc: dict) -> None:
@@ -604,6 +620,15 @@ def print_comparison(doc: dict) -> None:
         label = f"[{r['series']}] {r['what']}"
         print(f"  {label[:66]:<66}{fmt(r['nimbus'], nd):>14}{fmt(r['linux'], nd):>16}"
               f"{ratio(r['nimbus'], r['linux']):>8}")
+    print(f"  {'boot, less the floor (what each kernel adds to the bare launch)':<66}"
+          f"{'Nimbus':>14}{'Linux':>16}{'ratio':>8}")
+    for r in lx["boot_rows"]:
+        nd = 1 if r["unit"] == "ms" else 0
+        label = (f"[{r['series']}] {r['short']}, {r['unit']} over the floor's "
+                 f"{fmt(r['floor'], nd)}")
+        print(f"  {label[:66]:<66}{fmt(r['nimbus_over_floor'], nd):>14}"
+              f"{fmt(r['linux_over_floor'], nd):>16}"
+              f"{ratio(r['nimbus_over_floor'], r['linux_over_floor']):>8}")
     mem = lx.get("memory_min", {})
     nm = mem.get("nimbus", {}).get("smallest_mib")
     lm = mem.get("linux", {}).get("smallest_mib")

@@ -226,3 +226,4 @@ def test_comparison_rows_and_ratios():
     floors = [{"accel": "tcg", "icount": True, "entry_tsc": {"median": 250}}]
     (row,) = [r for r in bl.boot_rows(res, nimbus, floors) if r["series"] == "tcg-icount"]
     assert row["nimbus"] == 1250 and row["linux"] == 5000 and row["ratio"] == 0.25
+    assert (row["nimbus_over_floor"], row["linux_over_floor"]) == (1000, 4750)
