@@ -122,3 +122,36 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# `make bench` beside a Linux guest (tools/bench_linux.py, docs/PERFORMANCE.md):
+# static musl probes in an initramfs for Debian's kernel, and the PVH floor
+# kernel. Only `make bench` builds them; tools/linuxbench/deps.sh installs
+# Debian's linux-image-amd64 when /boot has no kernel.
+LINUXBENCH := $(BUILD)/linuxbench
+LINUXBENCH_CFLAGS := -std=gnu11 -O2 -s -static $(WARN)
+
+$(LINUXBENCH)/init: tools/linuxbench/init.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  $@"
+	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -o $@ $<
+
+$(LINUXBENCH)/lbench: tools/linuxbench/probes.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  $@"
+	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -pthread -o $@ $<
+
+$(LINUXBENCH)/initramfs.cpio: $(LINUXBENCH)/init $(LINUXBENCH)/lbench tools/linuxbench/mkinitramfs.py tools/mkinitrd.py
+	@echo "  CPIO    $@"
+	$(Q)$(PY) tools/linuxbench/mkinitramfs.py -o $@ --file init=$(LINUXBENCH)/init --file lbench=$(LINUXBENCH)/lbench
+
+$(BUILD)/floor.elf: tools/floor/floor.S tools/floor/floor.ld
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -c tools/floor/floor.S -o $(BUILD)/floor.o
+	$(Q)$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T tools/floor/floor.ld -o $@ $(BUILD)/floor.o
+
+.PHONY: linuxbench linuxbench-deps
+linuxbench: $(LINUXBENCH)/initramfs.cpio $(BUILD)/floor.elf
+linuxbench-deps: deps
+	$(Q)sh tools/linuxbench/deps.sh
+bench: linuxbench linuxbench-deps

@@ -175,6 +175,9 @@ def parse_args(argv):
     ap.add_argument("--no-icount", action="store_true", help="skip the -icount series")
     ap.add_argument("--machine", default="microvm", choices=nl.MACHINES)
     ap.add_argument("-m", "--memory", default="256M")
+    ap.add_argument("--no-linux", action="store_true",
+                    help="skip the floor kernel and the Linux guest (tools/bench_linux.py)")
+    ap.add_argument("--linux-runs", type=int, default=3, help="Linux boots to /init (default 3)")
     ap.add_argument("--json", default=os.path.join(nl.ROOT, "build", "bench.json"),
                     help="where to write the results (default build/bench.json)")
     args = ap.parse_args(argv)
@@ -221,6 +224,11 @@ def main(argv=None) -> int:
         ub["what"] = "user-space paths (test/ubench"
         ubench.append(ub)
     print_kbench(ubench)
+    beside = {}
+    if not args.no_linux:  # the floor and a Linux guest under the same launch (bench_linux.py)
+        import bench_linux
+        beside = bench_linux.run_all(accels, not args.no_icount, args.runs, args.linux_runs,
+                                     args.timeout, args.machine, args.memory, ubench)
     doc = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu_model": nl.cpu_model(), "cpus": os.cpu_count(),
@@ -231,6 +239,7 @@ def main(argv=None) -> int:
         "series": series,
         "kbench": kbench,
         "ubench": ubench,
+        **beside,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

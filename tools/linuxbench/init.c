@@ -1,0 +1,94 @@
+// /init of the Linux guest that `make bench` boots (tools/bench_linux.py).
+// Its first act is to read the clocks, so the line it prints says when
+// Linux handed control to user space:
+//
+//   linuxbench: init uptime_ns=N tsc=T
+//
+// uptime_ns is CLOCK_MONOTONIC (time since the kernel's clock started,
+// early in its boot); tsc is the raw guest TSC, which under QEMU
+// -icount shift=0,sleep=off counts guest instructions since reset (firmware
+// included; idle periods that icount skips count as one tick per ns, which
+// the second line, `linuxbench: idle_ms=N`, accounts for).
+//
+// Then, by the command line's words after `--` (Linux passes them in argv):
+//   probes   exec /lbench --exit (the probes; they end QEMU themselves)
+//   hold     stay (sleep) until QEMU is killed
+//   (none)   end QEMU at once through isa-debug-exit
+// The kernel opens /dev/console (in the initramfs) as fds 0, 1 and 2.
+// Anywhere but PID 1 (the tests run it on the host) it prints the first line
+// only, and `probes` or the end return instead of touching the machine.
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_PORT  0xf4
+#define EXIT_VALUE 0x10 // QEMU exits with 33: success for tools/nimbuslib.py
+
+static uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+// The second line: how much of the boot the CPU spent idle (from
+// /proc/uptime, 10 ms resolution): `linuxbench: idle_ms=N`. Under -icount
+// with sleep=off QEMU skips idle time but the TSC still advances by it, so
+// tsc - idle is the instruction count of the boot.
+static void print_idle(void)
+{
+    mkdir("/proc", 0555);
+    if (mount("proc", "/proc", "proc", 0, NULL) != 0)
+        return;
+    FILE *f = fopen("/proc/uptime", "r");
+    double up, idle;
+    if (f && fscanf(f, "%lf %lf", &up, &idle) == 2)
+        printf("linuxbench: idle_ms=%.0f\n", idle * 1000);
+    if (f)
+        fclose(f);
+    fflush(stdout);
+    umount("/proc");
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t tsc = rdtsc();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char line[128];
+    int n = snprintf(line, sizeof(line), "linuxbench: init uptime_ns=%llu tsc=%llu\n",
+                     (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec,
+                     (unsigned long long)tsc);
+    if (write(1, line, (size_t)n) != n)
+        (void)write(2, line, (size_t)n);
+    // Anywhere but PID 1 (the tests run it on the host): no mount, no exec,
+    // no exit port.
+    int guest = getpid() == 1;
+    if (guest)
+        print_idle();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "probes") && guest) {
+            char *args[] = {"/lbench", "--exit", NULL};
+            char *env[] = {NULL};
+            execve(args[0], args, env);
+            perror("linuxbench: exec /lbench");
+        } else if (!strcmp(argv[i], "hold")) {
+            for (;;)
+                pause();
+        }
+    }
+    if (!guest)
+        return 0;
+    if (iopl(3) == 0)
+        outb(EXIT_VALUE, EXIT_PORT);
+    reboot(RB_POWER_OFF);
+    for (;;)
+        pause();
+}
