@@ -161,6 +161,8 @@ USER_HOST_SRC += services/console/core.c services/console/console_test.c kernel/
 NSH_HOST_SRC := user/sh/arena.c user/sh/parse.c user/sh/expand.c user/sh/vars.c \
                 user/sh/policy.c user/sh/ledit.c
 USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
+# The text commands' line reader and pure parts (suite textin).
+USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \
