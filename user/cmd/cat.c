@@ -31,7 +31,11 @@ static bool write_all(const char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            fprintf(stderr, "cat: write error: %s\n", w < 0 ? strerror(errno) : "nothing written");
+            // The reader went away (`cat big | head`): stop without a word,
+            // as a shell user expects (there is no SIGPIPE).
+            if (!(w < 0 && errno == EPIPE))
+                fprintf(stderr, "cat: write error: %s\n",
+                        w < 0 ? strerror(errno) : "nothing written");
             return false;
         }
         p += w;
