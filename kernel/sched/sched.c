@@ -169,12 +169,13 @@ static void finish_switch(struct runqueue *rq)
 
 // Steal time that accrued during t's current run, given the wall time and
 // the CPU's steal counter now: never more than the run itself (the counter
-// starts late on a CPU that registers its area after switching in).
-static uint64_t run_steal(const struct thread *t, uint64_t now, uint64_t steal_now)
+// starts late on a CPU that registers its area after switching in), and
+// neither runtime nor steal going back on an earlier reading of the run
+// (sched/steal.h). t's run queue lock held.
+static uint64_t run_steal(struct thread *t, uint64_t now, uint64_t steal_now)
 {
-    uint64_t ran = now - t->last_run;
     uint64_t stolen = steal_now > t->last_steal ? steal_now - t->last_steal : 0;
-    return stolen < ran ? stolen : ran;
+    return steal_split(&t->run_seen, now - t->last_run, stolen);
 }
 
 // Closes prev's run at `now`: wall time split into runtime and steal.
@@ -203,6 +204,7 @@ static struct runqueue *schedule_locked(struct runqueue *rq)
         next = rq->idle;
     next->last_run = now;
     next->last_steal = steal_now;
+    next->run_seen = (struct steal_split){0};
     rq->need_resched = false;
     if (next == prev) {
         prev->state = THREAD_RUNNING;

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sched/steal.h"
+
 #include "arch.h"
 #include "lib/list.h"
 #include "lib/spinlock.h"
@@ -45,15 +47,16 @@ struct thread {
     int (*entry)(void *);
     void *arg;
     int exit_code;
-    bool detached;            // freed by the scheduler when it exits
-    volatile bool on_cpu;     // still running on its stack (cleared after the last switch away)
-    struct spinlock lock;     // guards `exited` and `done`
-    struct wait_queue exited; // joiners (lock)
-    bool done;                // exited (lock)
-    uint64_t runtime_ns;      // CPU time used, steal time excluded (run-queue lock)
-    uint64_t steal_ns;        // host steal time while it ran (run-queue lock)
-    uint64_t last_run;        // clock_monotonic_ns() when last switched in
-    uint64_t last_steal;      // hv_steal_ns() of its CPU when last switched in
+    bool detached;               // freed by the scheduler when it exits
+    volatile bool on_cpu;        // still running on its stack (cleared after the last switch away)
+    struct spinlock lock;        // guards `exited` and `done`
+    struct wait_queue exited;    // joiners (lock)
+    bool done;                   // exited (lock)
+    uint64_t runtime_ns;         // CPU time used, steal time excluded (run-queue lock)
+    uint64_t steal_ns;           // host steal time while it ran (run-queue lock)
+    uint64_t last_run;           // clock_monotonic_ns() when last switched in
+    uint64_t last_steal;         // hv_steal_ns() of its CPU when last switched in
+    struct steal_split run_seen; // readings of the current run so far (rq lock)
     uint64_t id;
     // User threads only (zero for kernel threads):
     paddr_t aspace_root;  // address space to run in
