@@ -85,6 +85,15 @@ static void queue_thread(struct runqueue *rq, struct thread *t)
     rq->nr_ready++;
 }
 
+// Queues t first among the threads of its priority.
+static void queue_thread_first(struct runqueue *rq, struct thread *t)
+{
+    t->state = THREAD_READY;
+    list_add_head(&rq->queues[t->priority], &t->rq_node);
+    rq->ready_mask |= 1u << t->priority;
+    rq->nr_ready++;
+}
+
 static void unqueue_thread(struct runqueue *rq, struct thread *t)
 {
     list_remove(&t->rq_node);
@@ -121,17 +130,22 @@ static void kick_idle_cpu(struct runqueue *rq)
     }
 }
 
+// Whether t, made runnable on rq, preempts what rq's CPU runs: the idle
+// thread, a lower priority, or (round robin) a user thread of the same
+// priority. Kernel threads only switch when they block or yield.
+static bool preempts(struct runqueue *rq, struct thread *t)
+{
+    struct thread *cur = rq->current;
+    return cur && (cur == rq->idle || t->priority > cur->priority ||
+                   (cur->aspace_root && t->priority == cur->priority));
+}
+
 // Puts t on rq and decides who runs it: rq's CPU at once (idle, or a
 // preemption is due), else maybe an idle CPU. rq->lock held.
 static void enqueue(struct runqueue *rq, struct thread *t)
 {
     queue_thread(rq, t);
-    struct thread *cur = rq->current;
-    // Preempt the idle thread, a lower priority, or (round robin) a user
-    // thread of the same priority. Kernel threads only switch when they block
-    // or yield.
-    if (cur && (cur == rq->idle || t->priority > cur->priority ||
-                (cur->aspace_root && t->priority == cur->priority))) {
+    if (preempts(rq, t)) {
         rq->need_resched = true;
         arch_send_reschedule(rq->cpu); // (nothing if it is this CPU)
     } else if (!t->pinned) {
@@ -288,6 +302,51 @@ void sched_wake(struct thread *t)
     if (t->state == THREAD_BLOCKED)
         enqueue(rq, t);
     spin_unlock(&rq->lock);
+    arch_irq_restore(s);
+}
+
+// Locks this CPU's run queue and, if t belongs to another one, that one
+// too (lower CPU first); returns t's. Interrupts off.
+static struct runqueue *lock_self_and_thread_rq(struct runqueue *self, struct thread *t)
+{
+    for (;;) {
+        struct runqueue *rq = &runqueues[READ_ONCE(t->cpu)];
+        if (rq == self)
+            spin_lock(&self->lock);
+        else
+            lock_two(self, rq);
+        if (READ_ONCE(t->cpu) == rq->cpu)
+            return rq;
+        spin_unlock(&self->lock); // it moved meanwhile
+        if (rq != self)
+            spin_unlock(&rq->lock);
+    }
+}
+
+// Direct hand-off (wait_wake_sync_begin): a blocked thread comes to this
+// CPU, first in line, and waits for the waker to block; no IPI, no idle CPU
+// kicked. A BLOCKED thread found under its queue's lock has switched out, so
+// it may move (both locks held). If the waker runs on after all, the usual
+// preemption rule applies on its way back to user mode.
+void sched_wake_sync(struct thread *t)
+{
+    irqstate_t s = arch_irq_save();
+    struct runqueue *self = this_rq();
+    struct runqueue *rq = lock_self_and_thread_rq(self, t);
+    if (t->state == THREAD_BLOCKED) {
+        if (rq != self && t->pinned) {
+            enqueue(rq, t);
+        } else {
+            t->cpu = self->cpu;
+            queue_thread_first(self, t);
+            if (preempts(self, t))
+                self->need_resched = true;
+            self->stats.handoffs++;
+        }
+    }
+    if (rq != self)
+        spin_unlock(&rq->lock);
+    spin_unlock(&self->lock);
     arch_irq_restore(s);
 }
 

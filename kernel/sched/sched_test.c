@@ -4,6 +4,7 @@
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sched/ktest_cpu.h"
 #include "sched/thread.h"
 #include "sched/timer.h"
 
@@ -143,6 +144,82 @@ static void sched_wait_queue_wake_fifo(struct ktest *t)
     EXPECT_STATUS(c.result[2], ERR_PEER_CLOSED);
     for (int i = 0; i < 3; i++)
         EXPECT_EQ(c.order[i], i);
+}
+
+// ---- Direct hand-off (wait_wake_sync_begin) ----
+
+struct handoff {
+    struct spinlock lock;
+    struct wait_queue wq;
+    int order[2];
+    int n; // (lock)
+};
+
+static int handoff_sleeper(void *arg)
+{
+    struct handoff *h = arg;
+    irqstate_t s = spin_lock_irqsave(&h->lock);
+    wait_queue_block(&h->wq, &h->lock, DEADLINE_INFINITE);
+    h->order[h->n++] = 1;
+    spin_unlock_irqrestore(&h->lock, s);
+    return 0;
+}
+
+static int handoff_bystander(void *arg)
+{
+    struct handoff *h = arg;
+    irqstate_t s = spin_lock_irqsave(&h->lock);
+    h->order[h->n++] = 2;
+    spin_unlock_irqrestore(&h->lock, s);
+    return 0;
+}
+
+// On CPU 0: a sleeper blocks, a bystander of the same priority waits on the
+// run queue, then the sleeper is woken and this thread yields. A plain wake
+// queues the sleeper behind the bystander; a hand-off puts it first.
+static void handoff_order(struct ktest *t, bool sync, int first)
+{
+    struct handoff h = {.lock = SPINLOCK_INIT("t")};
+    struct thread *sl, *by;
+    struct sched_cpu_stats before, after;
+    wait_queue_init(&h.wq);
+    ASSERT_OK(thread_create("t-sleeper", handoff_sleeper, &h, PRIO_DEFAULT, &sl));
+    ASSERT_OK(thread_create("t-bystander", handoff_bystander, &h, PRIO_DEFAULT, &by));
+    ASSERT_OK(thread_set_cpu(sl, 0, true));
+    ASSERT_OK(thread_set_cpu(by, 0, true));
+    thread_start(sl);
+    irqstate_t s = spin_lock_irqsave(&h.lock);
+    while (wait_queue_count(&h.wq) < 1) {
+        spin_unlock_irqrestore(&h.lock, s);
+        thread_yield();
+        s = spin_lock_irqsave(&h.lock);
+    }
+    thread_start(by); // queued; a kernel thread of equal priority does not preempt
+    ASSERT_OK(sched_cpu_stats(0, &before));
+    if (sync)
+        wait_wake_sync_begin();
+    EXPECT_EQ(wait_queue_wake(&h.wq, 1, OK), 1);
+    if (sync)
+        wait_wake_sync_end();
+    ASSERT_OK(sched_cpu_stats(0, &after));
+    spin_unlock_irqrestore(&h.lock, s);
+    thread_yield();
+    ASSERT_OK(thread_join(sl, DEADLINE_INFINITE, NULL));
+    ASSERT_OK(thread_join(by, DEADLINE_INFINITE, NULL));
+    ASSERT_EQ(h.n, 2);
+    EXPECT_EQ(h.order[0], first);
+    EXPECT_EQ(after.handoffs - before.handoffs, sync ? 1u : 0u);
+}
+
+static void handoff_body(struct ktest *t)
+{
+    handoff_order(t, false, 2);
+    handoff_order(t, true, 1);
+}
+
+static void sched_sync_wake_goes_first(struct ktest *t)
+{
+    ktest_run_on_cpu0(t, handoff_body);
 }
 
 static void sched_wait_queue_deadline(struct ktest *t)
@@ -305,6 +382,6 @@ static void sched_runtime_plus_steal_within_wall(struct ktest *t)
 KTEST_SUITE(sched, KTEST_CASE(sched_create_join_exit_code),
             KTEST_CASE(sched_round_robin_same_priority), KTEST_CASE(sched_higher_priority_first),
             KTEST_CASE(sched_sleep_never_returns_early), KTEST_CASE(sched_wait_queue_wake_fifo),
-            KTEST_CASE(sched_wait_queue_deadline), KTEST_CASE(sched_ktimer_fire_and_cancel),
-            KTEST_CASE(sched_many_threads_return_memory), KTEST_CASE(sched_join_deadline),
-            KTEST_CASE(sched_runtime_plus_steal_within_wall));
+            KTEST_CASE(sched_sync_wake_goes_first), KTEST_CASE(sched_wait_queue_deadline),
+            KTEST_CASE(sched_ktimer_fire_and_cancel), KTEST_CASE(sched_many_threads_return_memory),
+            KTEST_CASE(sched_join_deadline), KTEST_CASE(sched_runtime_plus_steal_within_wall));
