@@ -158,7 +158,7 @@ static void free_thread(struct thread *t)
     irqstate_t s = spin_lock_irqsave(&threads_lock);
     list_remove(&t->all_node);
     spin_unlock_irqrestore(&threads_lock, s);
-    kstack_free(&t->stack);
+    kstack_put(&t->stack);
     kfree(t->fpu);
     kfree(t);
     // Counted out last: once the count drops, its memory is back (tests
@@ -382,7 +382,7 @@ status_t thread_create(const char *name, int (*entry)(void *), void *arg, int pr
     struct thread *t = kzalloc(sizeof(*t));
     if (!t)
         return ERR_NO_MEMORY;
-    status_t st = kstack_alloc(&t->stack);
+    status_t st = kstack_get(&t->stack);
     if (st != OK) {
         kfree(t);
         return st;
@@ -642,6 +642,7 @@ static void set_online(struct runqueue *rq)
 
 void sched_init(void)
 {
+    kstack_reserve_init();
     struct runqueue *rq = this_rq();
     rq_init(rq, arch_cpu_index());
     register_thread(&boot_thread, "boot", PRIO_DEFAULT);

@@ -1,6 +1,8 @@
 // In-kernel tests of threads, the scheduler, wait queues and timers.
 #include "arch.h"
 #include "lib/ktest.h"
+#include "mm/kstack.h"
+#include "mm/mmu.h"
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
@@ -295,6 +297,46 @@ static void sched_many_threads_return_memory(struct ktest *t)
     EXPECT_EQ(after.free_pages, before.free_pages);
 }
 
+static int tell_stack(void *arg)
+{
+    *(vaddr_t *)arg = thread_current()->stack.base;
+    return 0;
+}
+
+// An ended thread's stack stays mapped in the reserve and the next thread
+// gets it; past the reserve, stacks are mapped and unmapped one by one.
+static void sched_thread_stacks_are_reused(struct ktest *t)
+{
+    vaddr_t first = 0, second = 0;
+    struct thread *th;
+    ASSERT_OK(thread_create("t-stack", tell_stack, &first, PRIO_DEFAULT, &th));
+    thread_start(th);
+    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
+    ASSERT_NE(first, 0u);
+    EXPECT_OK(arch_mmu_query(arch_mmu_kernel_root(), first, NULL, NULL)); // still mapped
+    EXPECT_GT(kstack_reserve_free(), 0u);
+    ASSERT_OK(thread_create("t-stack", tell_stack, &second, PRIO_DEFAULT, &th));
+    thread_start(th);
+    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
+    EXPECT_EQ(second, first); // the last one back is the next one out
+
+    static struct kstack ks[KSTACK_RESERVE + 4];
+    unsigned left = kstack_reserve_free();
+    for (unsigned i = 0; i < left + 4; i++) {
+        ASSERT_OK(kstack_get(&ks[i]));
+        EXPECT_EQ(ks[i].reserve, i < left);
+        *(volatile uint64_t *)(ks[i].top - 8) = i; // mapped and writable
+        *(volatile uint64_t *)ks[i].base = i;
+        EXPECT_TRUE(kstack_is_guard(ks[i].base - 8));
+    }
+    EXPECT_EQ(kstack_reserve_free(), 0u);
+    vaddr_t own = ks[left].base;
+    for (unsigned i = 0; i < left + 4; i++)
+        kstack_put(&ks[i]);
+    EXPECT_EQ(kstack_reserve_free(), left);
+    EXPECT_STATUS(arch_mmu_query(arch_mmu_kernel_root(), own, NULL, NULL), ERR_NOT_FOUND);
+}
+
 static void sched_join_deadline(struct ktest *t)
 {
     struct thread *th;
@@ -384,4 +426,5 @@ KTEST_SUITE(sched, KTEST_CASE(sched_create_join_exit_code),
             KTEST_CASE(sched_sleep_never_returns_early), KTEST_CASE(sched_wait_queue_wake_fifo),
             KTEST_CASE(sched_sync_wake_goes_first), KTEST_CASE(sched_wait_queue_deadline),
             KTEST_CASE(sched_ktimer_fire_and_cancel), KTEST_CASE(sched_many_threads_return_memory),
-            KTEST_CASE(sched_join_deadline), KTEST_CASE(sched_runtime_plus_steal_within_wall));
+            KTEST_CASE(sched_thread_stacks_are_reused), KTEST_CASE(sched_join_deadline),
+            KTEST_CASE(sched_runtime_plus_steal_within_wall));
