@@ -58,6 +58,9 @@ ubench_SRC := user/tests/ubench.c
 ubench_PATH := test/ubench
 nsh_SRC    := user/sh/nsh.c
 nsh_PATH   := bin/nsh
+USER_PROGS += stress
+stress_SRC := user/tests/stress.c
+stress_PATH := test/stress
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -67,6 +70,7 @@ $(foreach c,$(USER_CMDS),$(eval $(c)_SRC := user/cmd/$(c).c)$(eval $(c)_PATH := 
 hello_KTEST := 1
 utest_KTEST := 1
 pthreads_KTEST := 1
+stress_KTEST := 1
 
 USER_BINS := $(patsubst %,$(USER_BUILD)/bin/%,$(USER_PROGS))
 
