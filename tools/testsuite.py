@@ -286,6 +286,8 @@ def stage_user_smp(args) -> StageResult:
                 accel="tcg", append="quiet panic=exit init.arg=etc/smp.manifest")
     res = evaluate_user(r)
     res.name = "user-smp4"
+    if not (res.passed or res.failed or res.skipped):
+        res.problems.append("no KTAP results from test/stress")
     res.log = write_log("user-smp4.log", f"$ {' '.join(r.cmd)}\n{r.output}")
     res.seconds = time.monotonic() - t0
     return res

@@ -9,8 +9,8 @@
 //
 // Fast path of a call: the request's wake-up is a direct hand-off
 // (wait_wake_sync_begin): a server blocked on the peer endpoint, directly or
-// through a port, is queued first on the caller's CPU, which switches to it
-// when the caller blocks for the reply; chan_reply_wait does the same for
+// through a port, is moved to the caller's CPU, which switches to it when
+// the caller blocks for the reply (if nothing else waits there); chan_reply_wait does the same for
 // the reply when the server will block for its next request. Small messages
 // come from a fixed pool (msg_pool) instead of the heap.
 #include "obj/channel.h"

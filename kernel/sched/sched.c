@@ -85,15 +85,6 @@ static void queue_thread(struct runqueue *rq, struct thread *t)
     rq->nr_ready++;
 }
 
-// Queues t first among the threads of its priority.
-static void queue_thread_first(struct runqueue *rq, struct thread *t)
-{
-    t->state = THREAD_READY;
-    list_add_head(&rq->queues[t->priority], &t->rq_node);
-    rq->ready_mask |= 1u << t->priority;
-    rq->nr_ready++;
-}
-
 static void unqueue_thread(struct runqueue *rq, struct thread *t)
 {
     list_remove(&t->rq_node);
@@ -324,21 +315,25 @@ static struct runqueue *lock_self_and_thread_rq(struct runqueue *self, struct th
 }
 
 // Direct hand-off (wait_wake_sync_begin): a blocked thread comes to this
-// CPU, first in line, and waits for the waker to block; no IPI, no idle CPU
-// kicked. A BLOCKED thread found under its queue's lock has switched out, so
-// it may move (both locks held). If the waker runs on after all, the usual
-// preemption rule applies on its way back to user mode.
+// CPU and waits for the waker to block; no IPI, no idle CPU kicked. A
+// BLOCKED thread found under its queue's lock has switched out, so it may
+// move (both locks held). If the waker runs on after all, the usual
+// preemption rule applies on its way back to user mode. Only when nothing of
+// its priority or higher waits here, so that it is next: putting it ahead of
+// waiting threads would starve them (a caller and its server handing the
+// CPU back and forth would never let them run), and behind them the pull
+// gains nothing; then it is a plain wake-up where it was.
 void sched_wake_sync(struct thread *t)
 {
     irqstate_t s = arch_irq_save();
     struct runqueue *self = this_rq();
     struct runqueue *rq = lock_self_and_thread_rq(self, t);
     if (t->state == THREAD_BLOCKED) {
-        if (rq != self && t->pinned) {
+        if ((rq != self && t->pinned) || (self->ready_mask >> t->priority)) {
             enqueue(rq, t);
         } else {
             t->cpu = self->cpu;
-            queue_thread_first(self, t);
+            queue_thread(self, t);
             if (preempts(self, t))
                 self->need_resched = true;
             self->stats.handoffs++;

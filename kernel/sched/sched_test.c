@@ -176,10 +176,12 @@ static int handoff_bystander(void *arg)
     return 0;
 }
 
-// On CPU 0: a sleeper blocks, a bystander of the same priority waits on the
-// run queue, then the sleeper is woken and this thread yields. A plain wake
-// queues the sleeper behind the bystander; a hand-off puts it first.
-static void handoff_order(struct ktest *t, bool sync, int first)
+// On CPU 0: a sleeper blocks, maybe a bystander of the same priority waits
+// on the run queue, then the sleeper is woken and this thread yields. A
+// hand-off happens only with nobody else waiting: it must not let the
+// sleeper jump the queue (the bystander would starve behind a pair of
+// threads handing the CPU to each other).
+static void handoff_order(struct ktest *t, bool sync, bool bystander, uint64_t handoffs)
 {
     struct handoff h = {.lock = SPINLOCK_INIT("t")};
     struct thread *sl, *by;
@@ -196,7 +198,8 @@ static void handoff_order(struct ktest *t, bool sync, int first)
         thread_yield();
         s = spin_lock_irqsave(&h.lock);
     }
-    thread_start(by); // queued; a kernel thread of equal priority does not preempt
+    if (bystander)
+        thread_start(by); // queued; a kernel thread of equal priority does not preempt
     ASSERT_OK(sched_cpu_stats(0, &before));
     if (sync)
         wait_wake_sync_begin();
@@ -206,20 +209,23 @@ static void handoff_order(struct ktest *t, bool sync, int first)
     ASSERT_OK(sched_cpu_stats(0, &after));
     spin_unlock_irqrestore(&h.lock, s);
     thread_yield();
+    if (!bystander)
+        thread_start(by);
     ASSERT_OK(thread_join(sl, DEADLINE_INFINITE, NULL));
     ASSERT_OK(thread_join(by, DEADLINE_INFINITE, NULL));
     ASSERT_EQ(h.n, 2);
-    EXPECT_EQ(h.order[0], first);
-    EXPECT_EQ(after.handoffs - before.handoffs, sync ? 1u : 0u);
+    EXPECT_EQ(h.order[0], bystander ? 2 : 1); // the queue's order either way
+    EXPECT_EQ(after.handoffs - before.handoffs, handoffs);
 }
 
 static void handoff_body(struct ktest *t)
 {
-    handoff_order(t, false, 2);
-    handoff_order(t, true, 1);
+    handoff_order(t, false, true, 0);
+    handoff_order(t, true, true, 0);
+    handoff_order(t, true, false, 1);
 }
 
-static void sched_sync_wake_goes_first(struct ktest *t)
+static void sched_sync_wake_never_jumps_the_queue(struct ktest *t)
 {
     ktest_run_on_cpu0(t, handoff_body);
 }
@@ -424,7 +430,8 @@ static void sched_runtime_plus_steal_within_wall(struct ktest *t)
 KTEST_SUITE(sched, KTEST_CASE(sched_create_join_exit_code),
             KTEST_CASE(sched_round_robin_same_priority), KTEST_CASE(sched_higher_priority_first),
             KTEST_CASE(sched_sleep_never_returns_early), KTEST_CASE(sched_wait_queue_wake_fifo),
-            KTEST_CASE(sched_sync_wake_goes_first), KTEST_CASE(sched_wait_queue_deadline),
-            KTEST_CASE(sched_ktimer_fire_and_cancel), KTEST_CASE(sched_many_threads_return_memory),
+            KTEST_CASE(sched_sync_wake_never_jumps_the_queue),
+            KTEST_CASE(sched_wait_queue_deadline), KTEST_CASE(sched_ktimer_fire_and_cancel),
+            KTEST_CASE(sched_many_threads_return_memory),
             KTEST_CASE(sched_thread_stacks_are_reused), KTEST_CASE(sched_join_deadline),
             KTEST_CASE(sched_runtime_plus_steal_within_wall));

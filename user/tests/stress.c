@@ -519,5 +519,9 @@ KTEST_SUITE(stress, KTEST_CASE(stress_calls_reply_wait), KTEST_CASE(stress_calls
 
 int main(void)
 {
+    // init logs that it started us from another CPU, and the console mixes
+    // concurrent writers character by character: let its line go first, so
+    // the KTAP header stays whole.
+    nb_nanosleep(nb_deadline_after(100 * NB_NSEC_PER_MSEC));
     return ktest_run(NULL);
 }

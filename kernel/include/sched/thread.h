@@ -106,9 +106,9 @@ void sched_block_unlock(struct spinlock *lock);
 // Makes a blocked thread runnable (no effect on other states).
 void sched_wake(struct thread *t);
 // Like sched_wake, for a waker that is about to block: a blocked thread
-// that may run here (not pinned elsewhere) is moved to this CPU and queued
-// first in line for it, with no IPI, so the waker's block switches straight
-// to it. Otherwise a plain sched_wake.
+// that may run here (not pinned elsewhere) is moved to this CPU, with no
+// IPI, so that the waker's block switches straight to it, provided nothing
+// of its priority or higher waits here. Otherwise a plain sched_wake.
 void sched_wake_sync(struct thread *t);
 
 // Asks t to exit: sets its kill flag and ends any wait it is blocked in
