@@ -178,6 +178,10 @@ def parse_args(argv):
     ap.add_argument("--no-linux", action="store_true",
                     help="skip the floor kernel and the Linux guest (tools/bench_linux.py)")
     ap.add_argument("--linux-runs", type=int, default=3, help="Linux boots to /init (default 3)")
+    ap.add_argument("--only", action="append", default=[], metavar="PART",
+                    choices=("boot", "kbench", "ubench"),
+                    help="run only these parts (repeatable): boot (the boot series), kbench "
+                         "(kernel primitives), ubench (user-space paths); default all")
     ap.add_argument("--json", default=os.path.join(nl.ROOT, "build", "bench.json"),
                     help="where to write the results (default build/bench.json)")
     args = ap.parse_args(argv)
@@ -201,15 +205,16 @@ def main(argv=None) -> int:
         return 1
     print(f"bench: {args.runs} boots of {nl.DEFAULT_KERNEL} per series on {args.machine}; "
           f"{', '.join(p[0] for p in plan)}", flush=True)
+    parts = set(args.only) or {"boot", "kbench", "ubench"}
     series = []
-    for name, accel, icount in plan:
+    for name, accel, icount in (plan if "boot" in parts else []):
         print(f"\n== {name} ==", flush=True)
         timeout = args.kvm_timeout if accel == "kvm" else args.timeout
         series.append(run_series(name, accel, icount, args.runs, timeout, args.machine,
                                  args.memory))
     print_table(series)
     kbench = []
-    for name, accel, icount in plan:
+    for name, accel, icount in (plan if "kbench" in parts else []):
         timeout = args.kvm_timeout if accel == "kvm" else args.timeout
         kbench.append(run_kbench(name, accel, icount, timeout, args.machine, args.memory))
     print_kbench(kbench)
@@ -217,7 +222,7 @@ def main(argv=None) -> int:
     uplan = [(n, a, i, 1) for n, a, i in plan]
     if "tcg" in accels:
         uplan.append(("tcg-smp2", "tcg", False, 2))  # cross-vCPU channel calls
-    for name, accel, icount, smp in uplan:
+    for name, accel, icount, smp in (uplan if "ubench" in parts else []):
         if accel == "kvm" and not nl.host_has_hw_virt():
             continue  # nested software KVM: user mode cannot run there (REFERENCE.md)
         ub = run_ubench(name, accel, icount, args.timeout * 3, args.machine, args.memory, smp)
@@ -248,7 +253,7 @@ def main(argv=None) -> int:
     shown = os.path.relpath(args.json, nl.ROOT)
     print(f"\nwrote {args.json if shown.startswith('..') else shown}")
     tcg = [s for s in series if s["accel"] == "tcg" and not s["icount"]]
-    if tcg and not any(s["runs_ok"] for s in tcg):
+    if "boot" in parts and tcg and not any(s["runs_ok"] for s in tcg):
         print("bench: no TCG boot reached `nimbus: ready`", file=sys.stderr)
         return 1
     return 0

@@ -281,6 +281,22 @@ def stage_user(args) -> StageResult:
     return res
 
 
+def stage_user_smp(args) -> StageResult:
+    """The SMP stress test (etc/smp.manifest: test/stress) on 4 vCPUs."""
+    if not os.path.exists(os.path.join(ROOT, nl.DEFAULT_INITRD)):
+        return StageResult("user-smp4", problems=[f"{nl.DEFAULT_INITRD} is missing"])
+    t0 = time.monotonic()
+    r = nl.boot(args.guest_timeout, until=USER_DONE_RE, machine="microvm", smp=4, memory="256M",
+                accel="tcg", append="quiet panic=exit init.arg=etc/smp.manifest")
+    res = evaluate_user(r)
+    res.name = "user-smp4"
+    if not (res.passed or res.failed or res.skipped):
+        res.problems.append("no KTAP results from test/stress")
+    res.log = write_log("user-smp4.log", f"$ {' '.join(r.cmd)}\n{r.output}")
+    res.seconds = time.monotonic() - t0
+    return res
+
+
 # -- integration --------------------------------------------------------------------
 def evaluate_junit(path: str) -> StageResult:
     """Counts pytest's JUnit XML: failures and errors fail, skips are skips."""
@@ -408,7 +424,8 @@ def main(argv=None) -> int:
                           stage_host(args, USER_HOST_TEST, "host-user")]),
         "guest": ("guest: ktest on microvm (TCG, 1 vCPU) and q35 (TCG, 2 vCPUs)",
                   lambda: stage_guest(args)),
-        "user": ("user: init runs etc/test.manifest (TCG, microvm)", lambda: [stage_user(args)]),
+        "user": ("user: init runs etc/test.manifest (TCG, microvm), then etc/smp.manifest "
+                 "with 4 vCPUs", lambda: [stage_user(args), stage_user_smp(args)]),
         "integration": ("integration: pytest tests/integration", lambda: [stage_integration(args)]),
     }
     for stage in args.stages:

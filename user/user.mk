@@ -68,6 +68,9 @@ USER_PROGS += sysinfo
 sysinfo_SRC := user/tests/sysinfo_test.c
 sysinfo_PATH := test/sysinfo
 sysinfo_KTEST := 1
+USER_PROGS += stress
+stress_SRC := user/tests/stress.c
+stress_PATH := test/stress
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
@@ -78,6 +81,7 @@ hello_KTEST := 1
 utest_KTEST := 1
 pthreads_KTEST := 1
 fdtest_KTEST := 1
+stress_KTEST := 1
 
 USER_BINS := $(patsubst %,$(USER_BUILD)/bin/%,$(USER_PROGS))
 

@@ -34,6 +34,8 @@
 #define NB_SYS_CHANNEL_WRITE  0x1021 // (h, const struct nb_msg_out *msg)
 #define NB_SYS_CHANNEL_READ   0x1022 // (h, struct nb_msg_in *msg)
 #define NB_SYS_CHANNEL_CALL   0x1023 // (h, const nb_msg_out *req, nb_msg_in *reply, u64 deadline)
+// (h, const nb_msg_out *reply or NULL, nb_msg_in *next, u64 deadline): a server's turn
+#define NB_SYS_CHANNEL_REPLY_WAIT 0x1024
 
 // Ports
 #define NB_SYS_PORT_CREATE 0x1030 // (handle_t *out)

@@ -105,8 +105,10 @@ bool kvm_steal_request_flush(volatile struct kvm_steal_time *st)
 
 #include "arch.h"
 #include "hv/hv.h"
+#include "init/cmdline.h"
 #include "lib/fmt.h"
 #include "lib/printk.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/phys.h"
 #include "mm/pmm.h"
@@ -426,6 +428,31 @@ static status_t kvm_kick(uint32_t apic_id)
     return hypercall_status(kvm_hypercall(KVM_HC_KICK_CPU, 0, apic_id, 0, 0));
 }
 
+// PV spinlocks (lib/spinlock.h): on by default where the host offers
+// PV_UNHALT and hypercalls work; `pvspin=off` keeps the plain spinning.
+static bool pvspin_allowed = true;
+
+static status_t set_pvspin(const char *val, size_t len, bool has_val)
+{
+    if (!has_val || (len == 2 && !memcmp(val, "on", 2)))
+        pvspin_allowed = true;
+    else if (len == 3 && !memcmp(val, "off", 3))
+        pvspin_allowed = false;
+    else
+        return ERR_INVALID_ARGS;
+    return OK;
+}
+CMDLINE_PARAM(pvspin_param, "pvspin", set_pvspin,
+              "on|off: halting spinlock waiters kicked by KVM_HC_KICK_CPU (where offered)");
+
+// A waiter halted in the spinlock slow path, by kernel CPU index.
+static void kvm_spin_kick(unsigned cpu)
+{
+    kvm_kick(kvm_cpu_apic_id(cpu));
+}
+
+static bool kvm_pv_spinlocks;
+
 static status_t kvm_yield_to(uint32_t apic_id)
 {
     return hypercall_status(kvm_hypercall(KVM_HC_SCHED_YIELD, apic_id, 0, 0, 0));
@@ -480,6 +507,9 @@ static void start_hypercall_ops(void)
     if (offered(HV_FEAT_KVM_PV_UNHALT)) {
         hv_pv.kick = kvm_kick;
         hv_feature_set_used(HV_FEAT_KVM_PV_UNHALT);
+        // Only while the boot CPU runs alone (kvm_init comes before the
+        // other CPUs start; spin_pv_enable refuses otherwise).
+        kvm_pv_spinlocks = pvspin_allowed && spin_pv_enable(kvm_spin_kick) == OK;
     }
     if (offered(HV_FEAT_KVM_PV_SCHED_YIELD)) {
         hv_pv.yield_to = kvm_yield_to;
@@ -525,7 +555,10 @@ static void log_summary(void)
     const char *insn = !kvm.hypercalls ? "" : kvm.vmmcall ? ", vmmcall" : ", vmcall";
     ksnprintf(line + at, sizeof(line) - at, "%s%s%s%s%s%s%s%s", insn,
               kvm.steal ? ", steal time" : "", kvm.eoi ? ", pv-eoi" : "",
-              hv_pv.send_ipi ? ", pv-ipi" : "", hv_pv.kick ? ", kick" : "",
+              hv_pv.send_ipi ? ", pv-ipi" : "",
+              !hv_pv.kick        ? ""
+              : kvm_pv_spinlocks ? ", kick (pv spinlocks)"
+                                 : ", kick",
               hv_pv.yield_to ? ", yield" : "", hv_pv.defer_tlb_flush ? ", tlb hand-over" : "",
               kvm.poll ? ", host polls" : "");
     pr_info("%s", line);

@@ -16,7 +16,7 @@ _Static_assert(KSTACK_PAGES == (1u << KSTACK_ORDER), "stack order");
 
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
 static uint64_t used[MAX_STACKS / 64]; // guarded by kstack_lock
-static uint64_t live;                  // atomic: stacks allocated
+static uint64_t live;                  // atomic: stacks mapped
 
 static int claim_slot(void)
 {
@@ -60,8 +60,63 @@ status_t kstack_alloc(struct kstack *ks)
     }
     ks->base = base;
     ks->top = base + KSTACK_SIZE;
+    ks->reserve = false;
     __atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
     return OK;
+}
+
+// ---- The reserve of mapped stacks ----
+//
+// Freeing a stack unmaps it from the kernel root, whose pages are global:
+// every online CPU must flush (a shootdown). Threads therefore take their
+// stacks from a reserve of KSTACK_RESERVE stacks mapped once at start-up,
+// which go back to it when their thread ends and are never unmapped. Only
+// when all of them are in use does a thread get a stack of its own, mapped
+// for it and unmapped when it ends. So the memory held by stacks does not
+// depend on which threads came and went: leak checks that compare free
+// pages before and after see no difference. Guard pages are never mapped.
+static struct kstack pool[KSTACK_RESERVE]; // free reserve stacks (kstack_lock)
+static unsigned npool;                     // guarded by kstack_lock
+
+void kstack_reserve_init(void)
+{
+    for (unsigned i = 0; i < KSTACK_RESERVE; i++) {
+        struct kstack ks;
+        if (kstack_alloc(&ks) != OK)
+            return; // the reserve only saves work: run with a smaller one
+        ks.reserve = true;
+        kstack_put(&ks);
+    }
+}
+
+status_t kstack_get(struct kstack *ks)
+{
+    irqstate_t s = spin_lock_irqsave(&kstack_lock);
+    bool hit = npool > 0;
+    if (hit)
+        *ks = pool[--npool];
+    spin_unlock_irqrestore(&kstack_lock, s);
+    return hit ? OK : kstack_alloc(ks);
+}
+
+void kstack_put(struct kstack *ks)
+{
+    if (!ks->reserve) {
+        kstack_free(ks);
+        return;
+    }
+    irqstate_t s = spin_lock_irqsave(&kstack_lock);
+    pool[npool++] = *ks; // room: the pool holds every reserve stack
+    spin_unlock_irqrestore(&kstack_lock, s);
+    *ks = (struct kstack){0};
+}
+
+unsigned kstack_reserve_free(void)
+{
+    irqstate_t s = spin_lock_irqsave(&kstack_lock);
+    unsigned n = npool;
+    spin_unlock_irqrestore(&kstack_lock, s);
+    return n;
 }
 
 void kstack_free(struct kstack *ks)
@@ -72,10 +127,11 @@ void kstack_free(struct kstack *ks)
     arch_mmu_unmap(arch_mmu_kernel_root(), ks->base, KSTACK_PAGES);
     pmm_free(pa, KSTACK_ORDER);
     release_slot((int)((ks->base - PAGE_SIZE - KVA_STACKS) / SLOT_SIZE));
-    ks->base = ks->top = 0;
+    *ks = (struct kstack){0};
     __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
 }
 
+// Stacks mapped now, the reserve's included (the memory stacks hold).
 uint64_t kstack_live_count(void)
 {
     return __atomic_load_n(&live, __ATOMIC_RELAXED);

@@ -5,11 +5,19 @@
 // waits in the queue of the endpoint that will read it. A thread in
 // chan_call leaves a caller record on its own endpoint, keyed by txid; a
 // message arriving with that txid goes straight into the record and the
-// caller alone is woken (a later fast path can hand the CPU over there).
+// caller alone is woken.
+//
+// Fast path of a call: the request's wake-up is a direct hand-off
+// (wait_wake_sync_begin): a server blocked on the peer endpoint, directly or
+// through a port, is moved to the caller's CPU, which switches to it when
+// the caller blocks for the reply (if nothing else waits there); chan_reply_wait does the same for
+// the reply when the server will block for its next request. Small messages
+// come from a fixed pool (msg_pool) instead of the heap.
 #include "obj/channel.h"
 #include "lib/printk.h"
 #include "lib/string.h"
 #include "mm/slab.h"
+#include "obj/signal.h"
 
 #define CHAN_RIGHTS                                                               \
     (RIGHT_READ | RIGHT_WRITE | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_SIGNAL | \
@@ -21,7 +29,28 @@ struct chan_msg {
     uint32_t nhandles;       // handles owned by the message
     struct handle **handles; // same allocation
     unsigned char *data;
+    bool pooled; // from msg_pool
 };
+
+// Messages of up to MSG_POOL_BYTES and MSG_POOL_HANDLES come from a fixed
+// pool, so a call costs no heap allocation; when all are in use the heap
+// serves. Static storage: the heap's leak checks do not see it.
+#define MSG_POOL_SIZE    64
+#define MSG_POOL_BYTES   256
+#define MSG_POOL_HANDLES 4
+
+struct pooled_msg {
+    struct chan_msg m;
+    struct handle *handles[MSG_POOL_HANDLES];
+    unsigned char data[MSG_POOL_BYTES];
+};
+
+static struct {
+    struct spinlock lock;
+    struct list_node free; // struct pooled_msg via m.node (lock)
+    bool ready;            // (lock) free list filled
+    struct pooled_msg msgs[MSG_POOL_SIZE];
+} msg_pool = {.lock = SPINLOCK_INIT("chan-msg-pool")};
 
 // What a write looks up before anything moves; kept apart from the message,
 // which the reader may free as soon as it is delivered.
@@ -86,16 +115,53 @@ static struct chan_ep *peer_of(struct chan_ep *e)
 
 // ---- messages ----
 
+// A pooled message, or NULL when the pool is empty.
+static struct chan_msg *pool_take(void)
+{
+    struct list_node *n = NULL;
+
+    irqstate_t s = spin_lock_irqsave(&msg_pool.lock);
+    if (!msg_pool.ready) {
+        list_init(&msg_pool.free);
+        for (int i = 0; i < MSG_POOL_SIZE; i++)
+            list_add_tail(&msg_pool.free, &msg_pool.msgs[i].m.node);
+        msg_pool.ready = true;
+    }
+    n = list_pop_head(&msg_pool.free);
+    spin_unlock_irqrestore(&msg_pool.lock, s);
+    if (!n)
+        return NULL;
+    struct pooled_msg *pm =
+        container_of(list_entry(n, struct chan_msg, node), struct pooled_msg, m);
+    pm->m.handles = pm->handles;
+    pm->m.data = pm->data;
+    pm->m.pooled = true;
+    return &pm->m;
+}
+
+static void pool_put(struct chan_msg *m)
+{
+    irqstate_t s = spin_lock_irqsave(&msg_pool.lock);
+    list_add_head(&msg_pool.free, &m->node);
+    spin_unlock_irqrestore(&msg_pool.lock, s);
+}
+
 static struct chan_msg *msg_new(uint32_t nbytes, uint32_t nhandles)
 {
-    struct chan_msg *m = kmalloc(sizeof(*m) + sizeof(struct handle *) * nhandles + nbytes);
+    struct chan_msg *m = NULL;
 
-    if (!m)
-        return NULL;
+    if (nbytes <= MSG_POOL_BYTES && nhandles <= MSG_POOL_HANDLES)
+        m = pool_take();
+    if (!m) {
+        m = kmalloc(sizeof(*m) + sizeof(struct handle *) * nhandles + nbytes);
+        if (!m)
+            return NULL;
+        m->handles = (struct handle **)(m + 1);
+        m->data = (unsigned char *)(m->handles + nhandles);
+        m->pooled = false;
+    }
     m->nbytes = nbytes;
     m->nhandles = 0;
-    m->handles = (struct handle **)(m + 1);
-    m->data = (unsigned char *)(m->handles + nhandles);
     list_init(&m->node);
     __atomic_add_fetch(&live_msgs, 1, __ATOMIC_RELAXED);
     return m;
@@ -119,7 +185,10 @@ static void msg_free(struct chan_msg *m)
 {
     for (uint32_t i = 0; i < m->nhandles; i++)
         handle_free(m->handles[i], ERR_CANCELED);
-    kfree(m);
+    if (m->pooled)
+        pool_put(m);
+    else
+        kfree(m);
     __atomic_sub_fetch(&live_msgs, 1, __ATOMIC_RELAXED);
 }
 
@@ -361,10 +430,18 @@ static status_t proto_decode(struct chan_ep *e, const struct nb_msg_out *out,
     return ERR_PROTOCOL;
 }
 
+// How a write's wake-up goes (see the top of the file).
+enum send_mode {
+    SEND_PLAIN,
+    SEND_CALL,       // the writer waits for the reply next: hand over the CPU
+    SEND_REPLY_WAIT, // hand over the CPU if nothing waits to be read here
+};
+
 // Invoke of a write: moves the handles from the table into m and delivers
 // it; for a call also registers the caller record. Table lock held.
 static status_t send_locked(struct handle_table *t, struct chan_ep *e, const struct nb_msg_out *out,
-                            struct send_scratch *sc, struct chan_msg *m, struct chan_caller *caller)
+                            struct send_scratch *sc, struct chan_msg *m, struct chan_caller *caller,
+                            enum send_mode mode)
 {
     struct channel *c = chan_of(&e->obj);
     status_t st = OK;
@@ -383,7 +460,12 @@ static status_t send_locked(struct handle_table *t, struct chan_ep *e, const str
             memcpy(m->data, &caller->txid, sizeof(caller->txid));
             list_add_tail(&e->callers, &caller->node);
         }
+        bool sync = mode == SEND_CALL || (mode == SEND_REPLY_WAIT && list_empty(&e->queue));
+        if (sync)
+            wait_wake_sync_begin();
         deliver_locked(e, m);
+        if (sync)
+            wait_wake_sync_end();
     }
     obj_unlock(&e->obj, s);
     return st;
@@ -393,7 +475,7 @@ static status_t send_locked(struct handle_table *t, struct chan_ep *e, const str
 // endpoint, with a reference.
 static status_t write_locked(struct handle_table *t, handle_t h, const struct nb_msg_out *out,
                              struct send_scratch *sc, struct chan_msg *m,
-                             struct chan_caller *caller, struct kobject **eo)
+                             struct chan_caller *caller, enum send_mode mode, struct kobject **eo)
 {
     struct handle *hp;
     status_t st = handle_lookup_locked(t, h, &hp, eo);
@@ -406,7 +488,7 @@ static status_t write_locked(struct handle_table *t, handle_t h, const struct nb
     if (st == OK)
         st = proto_decode(to_ep(*eo), out, sc);
     if (st == OK)
-        st = send_locked(t, to_ep(*eo), out, sc, m, caller);
+        st = send_locked(t, to_ep(*eo), out, sc, m, caller, mode);
     if (st != OK) {
         obj_unref(*eo);
         *eo = NULL;
@@ -417,7 +499,7 @@ static status_t write_locked(struct handle_table *t, handle_t h, const struct nb
 // chan_write and the first half of chan_call. On success returns the
 // endpoint with a reference in *eo.
 static status_t chan_send(struct handle_table *t, handle_t h, const struct nb_msg_out *out,
-                          struct chan_caller *caller, struct kobject **eo)
+                          struct chan_caller *caller, enum send_mode mode, struct kobject **eo)
 {
     struct send_scratch sc;
     status_t st = msg_out_decode(out, caller != NULL);
@@ -435,7 +517,7 @@ static status_t chan_send(struct handle_table *t, handle_t h, const struct nb_ms
     if (out->nbytes)
         memcpy(m->data, out->bytes, out->nbytes);
     handle_table_lock(t);
-    st = write_locked(t, h, out, &sc, m, caller, eo);
+    st = write_locked(t, h, out, &sc, m, caller, mode, eo);
     handle_table_unlock(t);
     for (uint32_t i = 0; i < sc.ncollected; i++) {
         if (st == OK) // the handle left the table: waits through it end
@@ -451,7 +533,7 @@ static status_t chan_send(struct handle_table *t, handle_t h, const struct nb_ms
 status_t chan_write(struct handle_table *t, handle_t h, const struct nb_msg_out *m)
 {
     struct kobject *eo;
-    status_t st = chan_send(t, h, m, NULL, &eo);
+    status_t st = chan_send(t, h, m, NULL, SEND_PLAIN, &eo);
 
     if (eo)
         obj_unref(eo);
@@ -595,7 +677,7 @@ status_t chan_call(struct handle_table *t, handle_t h, const struct nb_msg_out *
         return st;
     wait_queue_init(&c.wq);
     list_init(&c.node);
-    st = chan_send(t, h, req, &c, &eo);
+    st = chan_send(t, h, req, &c, SEND_CALL, &eo);
     if (st != OK)
         return st;
     st = call_wait(to_ep(eo), &c, deadline);
@@ -676,4 +758,30 @@ status_t chan_ep_take(struct kobject *o, struct chan_msg **out)
     m->nhandles = 0;
     *out = m;
     return OK;
+}
+
+// ---- reply and wait ----
+
+status_t chan_reply_wait(struct handle_table *t, handle_t h, const struct nb_msg_out *reply,
+                         struct nb_msg_in *in, uint64_t deadline)
+{
+    status_t st = msg_in_decode(in);
+
+    if (st != OK)
+        return st;
+    if (reply) {
+        struct kobject *eo;
+        st = chan_send(t, h, reply, NULL, SEND_REPLY_WAIT, &eo);
+        if (st != OK)
+            return st;
+        obj_unref(eo);
+    }
+    for (;;) {
+        st = chan_read(t, h, in);
+        if (st != ERR_SHOULD_WAIT)
+            return st;
+        st = obj_wait_one(t, h, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, deadline, NULL);
+        if (st != OK)
+            return st;
+    }
 }

@@ -464,6 +464,146 @@ static void chan_reader_woken_by_write(struct ktest *t)
     objtest_expect_baseline(t, &b);
 }
 
+// ---- chan_reply_wait: a server's turn in one call ----
+
+struct turn_server {
+    handle_t ep;
+    int served;
+    status_t st;
+};
+
+// Echoes each request (bytes and handles) back with chan_reply_wait until
+// the client goes.
+static void turn_server_thread(void *p)
+{
+    struct turn_server *s = p;
+    static unsigned char sbuf[64];
+    handle_t hs[4];
+    struct nb_msg_in in = {sbuf, hs, sizeof(sbuf), 4, 0, 0};
+
+    s->st = chan_reply_wait(&tab2, s->ep, NULL, &in, objtest_deadline_ms(2000));
+    while (s->st == OK) {
+        s->served++;
+        struct nb_msg_out out = {sbuf, hs, in.nbytes, in.nhandles};
+        in = (struct nb_msg_in){sbuf, hs, sizeof(sbuf), 4, 0, 0};
+        s->st = chan_reply_wait(&tab2, s->ep, &out, &in, objtest_deadline_ms(2000));
+    }
+}
+
+static void chan_reply_wait_serves_calls(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct objtest_thread th;
+    struct turn_server srv = {0};
+    handle_t c0, c1, ev;
+    unsigned char req[sizeof(struct nb_msg_header) + 4] = {0};
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(handle_table_init(&tab2, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    ASSERT_OK(handle_move(&tab, c1, &tab2, &srv.ep));
+    objtest_spawn(&th, turn_server_thread, &srv);
+    for (int i = 0; i < 10; i++) {
+        ASSERT_OK(event_create(&tab, &ev));
+        memcpy(req + sizeof(struct nb_msg_header), &i, sizeof(i));
+        struct nb_msg_out out = {req, &ev, sizeof(req), 1};
+        struct nb_msg_in reply = {rbuf, hbuf, sizeof(rbuf), 4, 0, 0};
+        ASSERT_OK(chan_call(&tab, c0, &out, &reply, objtest_deadline_ms(2000)));
+        EXPECT_EQ(reply.nbytes, (uint32_t)sizeof(req));
+        EXPECT_EQ(memcmp(rbuf + sizeof(struct nb_msg_header), &i, sizeof(i)), 0);
+        ASSERT_EQ(reply.nhandles, 1u); // the event came back
+        EXPECT_NE(objtest_rights(&tab, hbuf[0]), 0u);
+        EXPECT_OK(handle_close(&tab, hbuf[0]));
+    }
+    EXPECT_OK(handle_close(&tab, c0));
+    objtest_join(&th);
+    EXPECT_EQ(srv.served, 10);
+    EXPECT_STATUS(srv.st, ERR_PEER_CLOSED);
+    handle_table_destroy(&tab2);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+static void chan_reply_wait_errors(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1, ro, ev;
+    struct nb_msg_in in = {rbuf, hbuf, sizeof(rbuf), 4, 0, 0};
+    struct nb_msg_out reply = {"re", NULL, 2, 0};
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 16));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, NULL, NULL, DEADLINE_NONE), ERR_INVALID_ARGS);
+    EXPECT_STATUS(chan_reply_wait(&tab, 12345, NULL, &in, DEADLINE_NONE), ERR_BAD_HANDLE);
+    // Nothing queued: a poll times out, but the reply went out first.
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, &reply, &in, DEADLINE_NONE), ERR_TIMED_OUT);
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, NULL, &in, objtest_deadline_ms(3)), ERR_TIMED_OUT);
+    ASSERT_OK(read_msg(&tab, c0, &in));
+    EXPECT_EQ(memcmp(rbuf, "re", 2), 0);
+    // A queued message is read at once; one too big stays queued.
+    ASSERT_OK(write_bytes(&tab, c0, "next", 4));
+    in = (struct nb_msg_in){rbuf, hbuf, 2, 4, 0, 0};
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, NULL, &in, DEADLINE_NONE), ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(in.nbytes, 4u);
+    in = (struct nb_msg_in){rbuf, hbuf, sizeof(rbuf), 4, 0, 0};
+    EXPECT_OK(chan_reply_wait(&tab, c1, &reply, &in, DEADLINE_NONE));
+    EXPECT_EQ(memcmp(rbuf, "next", 4), 0);
+    ASSERT_OK(read_msg(&tab, c0, &in));
+    // Rights: a handle without WRITE cannot reply, and nothing is read then.
+    ASSERT_OK(handle_duplicate(&tab, c1, RIGHT_READ | RIGHT_WAIT, &ro));
+    ASSERT_OK(write_bytes(&tab, c0, "kept", 4));
+    EXPECT_STATUS(chan_reply_wait(&tab, ro, &reply, &in, DEADLINE_NONE), ERR_ACCESS_DENIED);
+    EXPECT_OK(chan_reply_wait(&tab, ro, NULL, &in, DEADLINE_NONE));
+    EXPECT_EQ(memcmp(rbuf, "kept", 4), 0);
+    // A failed reply keeps its handles; the peer's going ends the wait.
+    ASSERT_OK(event_create(&tab, &ev));
+    ASSERT_OK(write_bytes(&tab, c0, "last", 4));
+    ASSERT_OK(handle_close(&tab, c0));
+    struct nb_msg_out with_ev = {"x", &ev, 1, 1};
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, &with_ev, &in, DEADLINE_NONE), ERR_PEER_CLOSED);
+    EXPECT_NE(objtest_rights(&tab, ev), 0u);
+    EXPECT_OK(chan_reply_wait(&tab, c1, NULL, &in, DEADLINE_NONE)); // still queued
+    EXPECT_EQ(memcmp(rbuf, "last", 4), 0);
+    EXPECT_STATUS(chan_reply_wait(&tab, c1, NULL, &in, DEADLINE_INFINITE), ERR_PEER_CLOSED);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
+// More small messages in flight than the message pool holds, and messages
+// just past its size and handle limits: all arrive intact, in order, and
+// everything goes back (the baseline check).
+static void chan_many_small_messages(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t c0, c1, ev[5];
+    struct nb_msg_in in;
+    static unsigned char msg[257];
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 32));
+    ASSERT_OK(chan_create(&tab, &c0, &c1));
+    for (uint32_t i = 0; i < 100; i++) {
+        memset(msg, (int)i, sizeof(msg));
+        ASSERT_OK(write_bytes(&tab, c0, msg, 1 + i % 2 * 255 + (i == 99)));
+    }
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(event_create(&tab, &ev[i]));
+    ASSERT_OK(write_handles(&tab, c0, ev, 5));
+    for (uint32_t i = 0; i < 100; i++) {
+        ASSERT_OK(read_msg(&tab, c1, &in));
+        EXPECT_EQ(in.nbytes, 1 + i % 2 * 255 + (i == 99));
+        EXPECT_EQ(rbuf[0], (unsigned char)i);
+        EXPECT_EQ(rbuf[in.nbytes - 1], (unsigned char)i);
+    }
+    ASSERT_OK(read_msg(&tab, c1, &in));
+    EXPECT_EQ(in.nhandles, 5u);
+    EXPECT_EQ(chan_live_messages(), b.msgs);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
 KTEST_SUITE(channel, KTEST_CASE(chan_bytes_round_trip),
             KTEST_CASE(chan_handles_move_between_tables),
             KTEST_CASE(chan_failed_write_moves_nothing), KTEST_CASE(chan_size_limits),
@@ -471,4 +611,5 @@ KTEST_SUITE(channel, KTEST_CASE(chan_bytes_round_trip),
             KTEST_CASE(chan_peer_closed), KTEST_CASE(chan_endpoint_dies_in_flight),
             KTEST_CASE(chan_call_times_out_and_reply_queues), KTEST_CASE(chan_call_gets_its_reply),
             KTEST_CASE(chan_call_peer_closes), KTEST_CASE(chan_call_own_close_cancels),
-            KTEST_CASE(chan_reader_woken_by_write), );
+            KTEST_CASE(chan_reader_woken_by_write), KTEST_CASE(chan_reply_wait_serves_calls),
+            KTEST_CASE(chan_reply_wait_errors), KTEST_CASE(chan_many_small_messages), );

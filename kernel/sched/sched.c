@@ -122,17 +122,22 @@ static void kick_idle_cpu(struct runqueue *rq)
     }
 }
 
+// Whether t, made runnable on rq, preempts what rq's CPU runs: the idle
+// thread, a lower priority, or (round robin) a user thread of the same
+// priority. Kernel threads only switch when they block or yield.
+static bool preempts(struct runqueue *rq, struct thread *t)
+{
+    struct thread *cur = rq->current;
+    return cur && (cur == rq->idle || t->priority > cur->priority ||
+                   (cur->aspace_root && t->priority == cur->priority));
+}
+
 // Puts t on rq and decides who runs it: rq's CPU at once (idle, or a
 // preemption is due), else maybe an idle CPU. rq->lock held.
 static void enqueue(struct runqueue *rq, struct thread *t)
 {
     queue_thread(rq, t);
-    struct thread *cur = rq->current;
-    // Preempt the idle thread, a lower priority, or (round robin) a user
-    // thread of the same priority. Kernel threads only switch when they block
-    // or yield.
-    if (cur && (cur == rq->idle || t->priority > cur->priority ||
-                (cur->aspace_root && t->priority == cur->priority))) {
+    if (preempts(rq, t)) {
         rq->need_resched = true;
         arch_send_reschedule(rq->cpu); // (nothing if it is this CPU)
     } else if (!t->pinned) {
@@ -145,7 +150,7 @@ static void free_thread(struct thread *t)
     irqstate_t s = spin_lock_irqsave(&threads_lock);
     list_remove(&t->all_node);
     spin_unlock_irqrestore(&threads_lock, s);
-    kstack_free(&t->stack);
+    kstack_put(&t->stack);
     kfree(t->fpu);
     kfree(t);
     // Counted out last: once the count drops, its memory is back (tests
@@ -296,6 +301,55 @@ void sched_wake(struct thread *t)
     arch_irq_restore(s);
 }
 
+// Locks this CPU's run queue and, if t belongs to another one, that one
+// too (lower CPU first); returns t's. Interrupts off.
+static struct runqueue *lock_self_and_thread_rq(struct runqueue *self, struct thread *t)
+{
+    for (;;) {
+        struct runqueue *rq = &runqueues[READ_ONCE(t->cpu)];
+        if (rq == self)
+            spin_lock(&self->lock);
+        else
+            lock_two(self, rq);
+        if (READ_ONCE(t->cpu) == rq->cpu)
+            return rq;
+        spin_unlock(&self->lock); // it moved meanwhile
+        if (rq != self)
+            spin_unlock(&rq->lock);
+    }
+}
+
+// Direct hand-off (wait_wake_sync_begin): a blocked thread comes to this
+// CPU and waits for the waker to block; no IPI, no idle CPU kicked. A
+// BLOCKED thread found under its queue's lock has switched out, so it may
+// move (both locks held). If the waker runs on after all, the usual
+// preemption rule applies on its way back to user mode. Only when nothing of
+// its priority or higher waits here, so that it is next: putting it ahead of
+// waiting threads would starve them (a caller and its server handing the
+// CPU back and forth would never let them run), and behind them the pull
+// gains nothing; then it is a plain wake-up where it was.
+void sched_wake_sync(struct thread *t)
+{
+    irqstate_t s = arch_irq_save();
+    struct runqueue *self = this_rq();
+    struct runqueue *rq = lock_self_and_thread_rq(self, t);
+    if (t->state == THREAD_BLOCKED) {
+        if ((rq != self && t->pinned) || (self->ready_mask >> t->priority)) {
+            enqueue(rq, t);
+        } else {
+            t->cpu = self->cpu;
+            queue_thread(self, t);
+            if (preempts(self, t))
+                self->need_resched = true;
+            self->stats.handoffs++;
+        }
+    }
+    if (rq != self)
+        spin_unlock(&rq->lock);
+    spin_unlock(&self->lock);
+    arch_irq_restore(s);
+}
+
 // First code of every new thread.
 static void thread_trampoline(void)
 {
@@ -328,7 +382,7 @@ status_t thread_create(const char *name, int (*entry)(void *), void *arg, int pr
     struct thread *t = kzalloc(sizeof(*t));
     if (!t)
         return ERR_NO_MEMORY;
-    status_t st = kstack_alloc(&t->stack);
+    status_t st = kstack_get(&t->stack);
     if (st != OK) {
         kfree(t);
         return st;
@@ -588,6 +642,7 @@ static void set_online(struct runqueue *rq)
 
 void sched_init(void)
 {
+    kstack_reserve_init();
     struct runqueue *rq = this_rq();
     rq_init(rq, arch_cpu_index());
     register_thread(&boot_thread, "boot", PRIO_DEFAULT);

@@ -1,9 +1,12 @@
 // In-kernel tests of threads, the scheduler, wait queues and timers.
 #include "arch.h"
 #include "lib/ktest.h"
+#include "mm/kstack.h"
+#include "mm/mmu.h"
 #include "mm/pmm.h"
 #include "mm/slab.h"
 #include "sched/clock.h"
+#include "sched/ktest_cpu.h"
 #include "sched/thread.h"
 #include "sched/timer.h"
 
@@ -145,6 +148,88 @@ static void sched_wait_queue_wake_fifo(struct ktest *t)
         EXPECT_EQ(c.order[i], i);
 }
 
+// ---- Direct hand-off (wait_wake_sync_begin) ----
+
+struct handoff {
+    struct spinlock lock;
+    struct wait_queue wq;
+    int order[2];
+    int n; // (lock)
+};
+
+static int handoff_sleeper(void *arg)
+{
+    struct handoff *h = arg;
+    irqstate_t s = spin_lock_irqsave(&h->lock);
+    wait_queue_block(&h->wq, &h->lock, DEADLINE_INFINITE);
+    h->order[h->n++] = 1;
+    spin_unlock_irqrestore(&h->lock, s);
+    return 0;
+}
+
+static int handoff_bystander(void *arg)
+{
+    struct handoff *h = arg;
+    irqstate_t s = spin_lock_irqsave(&h->lock);
+    h->order[h->n++] = 2;
+    spin_unlock_irqrestore(&h->lock, s);
+    return 0;
+}
+
+// On CPU 0: a sleeper blocks, maybe a bystander of the same priority waits
+// on the run queue, then the sleeper is woken and this thread yields. A
+// hand-off happens only with nobody else waiting: it must not let the
+// sleeper jump the queue (the bystander would starve behind a pair of
+// threads handing the CPU to each other).
+static void handoff_order(struct ktest *t, bool sync, bool bystander, uint64_t handoffs)
+{
+    struct handoff h = {.lock = SPINLOCK_INIT("t")};
+    struct thread *sl, *by;
+    struct sched_cpu_stats before, after;
+    wait_queue_init(&h.wq);
+    ASSERT_OK(thread_create("t-sleeper", handoff_sleeper, &h, PRIO_DEFAULT, &sl));
+    ASSERT_OK(thread_create("t-bystander", handoff_bystander, &h, PRIO_DEFAULT, &by));
+    ASSERT_OK(thread_set_cpu(sl, 0, true));
+    ASSERT_OK(thread_set_cpu(by, 0, true));
+    thread_start(sl);
+    irqstate_t s = spin_lock_irqsave(&h.lock);
+    while (wait_queue_count(&h.wq) < 1) {
+        spin_unlock_irqrestore(&h.lock, s);
+        thread_yield();
+        s = spin_lock_irqsave(&h.lock);
+    }
+    if (bystander)
+        thread_start(by); // queued; a kernel thread of equal priority does not preempt
+    ASSERT_OK(sched_cpu_stats(0, &before));
+    if (sync)
+        wait_wake_sync_begin();
+    EXPECT_EQ(wait_queue_wake(&h.wq, 1, OK), 1);
+    if (sync)
+        wait_wake_sync_end();
+    ASSERT_OK(sched_cpu_stats(0, &after));
+    spin_unlock_irqrestore(&h.lock, s);
+    thread_yield();
+    if (!bystander)
+        thread_start(by);
+    ASSERT_OK(thread_join(sl, DEADLINE_INFINITE, NULL));
+    ASSERT_OK(thread_join(by, DEADLINE_INFINITE, NULL));
+    ASSERT_EQ(h.n, 2);
+    EXPECT_EQ(h.order[0], bystander ? 2 : 1); // the queue's order either way
+    EXPECT_EQ(after.handoffs - before.handoffs, handoffs);
+}
+
+static void handoff_body(struct ktest *t)
+{
+    handoff_order(t, false, true, 0);
+    handoff_order(t, true, true, 0);
+    handoff_order(t, true, false, 1);
+}
+
+static void sched_sync_wake_never_jumps_the_queue(struct ktest *t)
+{
+    ktest_run_on_cpu0(t, handoff_body);
+}
+
 static void sched_wait_queue_deadline(struct ktest *t)
 {
     struct spinlock lock = SPINLOCK_INIT("t");
@@ -216,6 +301,46 @@ static void sched_many_threads_return_memory(struct ktest *t)
     pmm_get_stats(&after);
     EXPECT_EQ(sched_thread_count(), threads);
     EXPECT_EQ(after.free_pages, before.free_pages);
+}
+
+static int tell_stack(void *arg)
+{
+    *(vaddr_t *)arg = thread_current()->stack.base;
+    return 0;
+}
+
+// An ended thread's stack stays mapped in the reserve and the next thread
+// gets it; past the reserve, stacks are mapped and unmapped one by one.
+static void sched_thread_stacks_are_reused(struct ktest *t)
+{
+    vaddr_t first = 0, second = 0;
+    struct thread *th;
+    ASSERT_OK(thread_create("t-stack", tell_stack, &first, PRIO_DEFAULT, &th));
+    thread_start(th);
+    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
+    ASSERT_NE(first, 0u);
+    EXPECT_OK(arch_mmu_query(arch_mmu_kernel_root(), first, NULL, NULL)); // still mapped
+    EXPECT_GT(kstack_reserve_free(), 0u);
+    ASSERT_OK(thread_create("t-stack", tell_stack, &second, PRIO_DEFAULT, &th));
+    thread_start(th);
+    ASSERT_OK(thread_join(th, DEADLINE_INFINITE, NULL));
+    EXPECT_EQ(second, first); // the last one back is the next one out
+
+    static struct kstack ks[KSTACK_RESERVE + 4];
+    unsigned left = kstack_reserve_free();
+    for (unsigned i = 0; i < left + 4; i++) {
+        ASSERT_OK(kstack_get(&ks[i]));
+        EXPECT_EQ(ks[i].reserve, i < left);
+        *(volatile uint64_t *)(ks[i].top - 8) = i; // mapped and writable
+        *(volatile uint64_t *)ks[i].base = i;
+        EXPECT_TRUE(kstack_is_guard(ks[i].base - 8));
+    }
+    EXPECT_EQ(kstack_reserve_free(), 0u);
+    vaddr_t own = ks[left].base;
+    for (unsigned i = 0; i < left + 4; i++)
+        kstack_put(&ks[i]);
+    EXPECT_EQ(kstack_reserve_free(), left);
+    EXPECT_STATUS(arch_mmu_query(arch_mmu_kernel_root(), own, NULL, NULL), ERR_NOT_FOUND);
 }
 
 static void sched_join_deadline(struct ktest *t)
@@ -305,6 +430,8 @@ static void sched_runtime_plus_steal_within_wall(struct ktest *t)
 KTEST_SUITE(sched, KTEST_CASE(sched_create_join_exit_code),
             KTEST_CASE(sched_round_robin_same_priority), KTEST_CASE(sched_higher_priority_first),
             KTEST_CASE(sched_sleep_never_returns_early), KTEST_CASE(sched_wait_queue_wake_fifo),
+            KTEST_CASE(sched_sync_wake_never_jumps_the_queue),
             KTEST_CASE(sched_wait_queue_deadline), KTEST_CASE(sched_ktimer_fire_and_cancel),
-            KTEST_CASE(sched_many_threads_return_memory), KTEST_CASE(sched_join_deadline),
+            KTEST_CASE(sched_many_threads_return_memory),
+            KTEST_CASE(sched_thread_stacks_are_reused), KTEST_CASE(sched_join_deadline),
             KTEST_CASE(sched_runtime_plus_steal_within_wall));

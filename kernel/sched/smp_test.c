@@ -369,6 +369,95 @@ static void smp_many_tokens_ring_conserves_them(struct ktest *t)
     ring_run(t, 2 * arch_cpu_count() - 1, 1 * SECOND);
 }
 
+// ---- Channel calls: the direct hand-off to a blocked server ----
+
+#define CALLS 20
+
+struct callsrv {
+    struct handle_table tab;
+    handle_t client, server;
+    unsigned cpu[CALLS]; // where the server got request i
+    unsigned served;
+    status_t st;
+};
+
+// Serves requests with chan_reply_wait until the client goes.
+static int callsrv_main(void *arg)
+{
+    struct callsrv *c = arg;
+    struct nb_msg_header msg;
+    struct nb_msg_in in = {&msg, NULL, sizeof(msg), 0, 0, 0};
+    struct nb_msg_out out = {&msg, NULL, sizeof(msg), 0};
+    status_t st = chan_reply_wait(&c->tab, c->server, NULL, &in, now() + 10 * SECOND);
+    while (st == OK) {
+        if (c->served < CALLS)
+            c->cpu[c->served] = arch_cpu_index();
+        c->served++;
+        in = (struct nb_msg_in){&msg, NULL, sizeof(msg), 0, 0, 0};
+        st = chan_reply_wait(&c->tab, c->server, &out, &in, now() + 10 * SECOND);
+    }
+    c->st = st;
+    return 0;
+}
+
+// On CPU 0: CALLS calls to a server placed on CPU 1 (pinned there or not).
+// *here gets how many requests the server took on CPU 0, *handoffs CPU 0's
+// count of direct hand-offs meanwhile.
+static void calls_to_server(struct ktest *t, bool pinned, unsigned *here, uint64_t *handoffs)
+{
+    static struct callsrv c;
+    struct thread *th;
+    struct sched_cpu_stats before, after;
+    memset(&c, 0, sizeof(c));
+    ASSERT_OK(handle_table_init(&c.tab, 16));
+    ASSERT_OK(chan_create(&c.tab, &c.client, &c.server));
+    ASSERT_OK(thread_create("t-callsrv", callsrv_main, &c, PRIO_DEFAULT, &th));
+    ASSERT_OK(thread_set_cpu(th, 1, pinned));
+    thread_start(th);
+    for (int i = 0; i < 200 && READ_ONCE(th->state) != THREAD_BLOCKED; i++)
+        thread_sleep_ns(MS); // until it waits for the first request
+    ASSERT_OK(sched_cpu_stats(0, &before));
+    for (int i = 0; i < CALLS; i++) {
+        struct nb_msg_header req = {0}, rep;
+        struct nb_msg_out out = {&req, NULL, sizeof(req), 0};
+        struct nb_msg_in in = {&rep, NULL, sizeof(rep), 0, 0, 0};
+        EXPECT_OK(chan_call(&c.tab, c.client, &out, &in, now() + 5 * SECOND));
+        EXPECT_EQ(in.nbytes, (uint32_t)sizeof(rep));
+    }
+    ASSERT_OK(sched_cpu_stats(0, &after));
+    *handoffs = after.handoffs - before.handoffs;
+    EXPECT_OK(handle_close(&c.tab, c.client));
+    EXPECT_OK(thread_join(th, now() + 5 * SECOND, NULL));
+    EXPECT_STATUS(c.st, ERR_PEER_CLOSED);
+    EXPECT_EQ(c.served, (unsigned)CALLS);
+    *here = 0;
+    for (int i = 0; i < CALLS; i++)
+        *here += c.cpu[i] == 0;
+    handle_table_destroy(&c.tab);
+}
+
+static void handoff_body(struct ktest *t)
+{
+    uint64_t handoffs = 0;
+    unsigned here = 0;
+    // Unpinned: the server comes to the caller's CPU. (An idle CPU could
+    // take it off the queue in the instant before the caller blocks, so
+    // allow a few exceptions.)
+    calls_to_server(t, false, &here, &handoffs);
+    EXPECT_GE(here, (unsigned)CALLS * 3 / 4);
+    EXPECT_GE(handoffs, (uint64_t)CALLS * 3 / 4);
+    // Pinned elsewhere: plain wake-ups, and it stays there.
+    here = CALLS;
+    calls_to_server(t, true, &here, &handoffs);
+    EXPECT_EQ(here, 0u);
+}
+
+static void smp_call_hands_cpu_to_waiting_server(struct ktest *t)
+{
+    NEED_CPUS(2);
+    ktest_run_on_cpu0(t, handoff_body);
+}
+
 // ---- Waking an idle CPU ----
 
 struct sleeper {
@@ -657,6 +746,7 @@ KTEST_SUITE(smp, KTEST_CASE(smp_cpus_online_and_idling), KTEST_CASE(smp_pinned_t
             KTEST_CASE(smp_idle_cpus_take_waiting_threads),
             KTEST_CASE(smp_one_token_ring_never_stalls),
             KTEST_CASE(smp_many_tokens_ring_conserves_them),
+            KTEST_CASE(smp_call_hands_cpu_to_waiting_server),
             KTEST_CASE(smp_wake_up_reaches_idle_cpu), KTEST_CASE(smp_timers_fire_on_the_arming_cpu),
             KTEST_CASE(smp_timer_cancel_and_rearm_across_cpus),
             KTEST_CASE(smp_timer_cancel_waits_for_running_callback),

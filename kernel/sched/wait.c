@@ -18,7 +18,23 @@ static void wake_waiter(struct waiter *w, status_t result)
     list_remove(&w->node);
     w->woken = true;
     w->result = result;
-    sched_wake(w->thread);
+    struct thread *self = thread_current();
+    if (self->wake_sync) {
+        self->wake_sync = false; // the first wake-up only
+        sched_wake_sync(w->thread);
+    } else {
+        sched_wake(w->thread);
+    }
+}
+
+void wait_wake_sync_begin(void)
+{
+    thread_current()->wake_sync = true;
+}
+
+void wait_wake_sync_end(void)
+{
+    thread_current()->wake_sync = false;
 }
 
 static void wait_timeout(struct ktimer *t, void *arg)

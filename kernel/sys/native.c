@@ -228,19 +228,108 @@ static int64_t sys_channel_read(const uint64_t a[6])
     return st;
 }
 
+// The round-trip calls (channel_call, channel_reply_wait) keep small
+// messages on the kernel stack: no heap allocation on their fast path.
+#define RT_INLINE_BYTES 256
+
+struct rt_out {
+    struct nb_msg_out out;
+    void *heap; // the bytes when they do not fit `inline_bytes`
+    handle_t handles[CHAN_MAX_MSG_HANDLES];
+    unsigned char inline_bytes[RT_INLINE_BYTES];
+};
+
+static status_t rt_out_copy_in(struct rt_out *m, uintptr_t umsg)
+{
+    struct nb_msg_out u;
+    m->heap = NULL;
+    status_t st = copy_from_user(&u, umsg, sizeof(u));
+    if (st != OK)
+        return st;
+    if (u.nbytes > CHAN_MAX_MSG_BYTES || u.nhandles > CHAN_MAX_MSG_HANDLES)
+        return ERR_OUT_OF_RANGE;
+    void *bytes = m->inline_bytes;
+    if (u.nbytes > sizeof(m->inline_bytes) && !(bytes = m->heap = kmalloc(u.nbytes)))
+        return ERR_NO_MEMORY;
+    st = copy_from_user(bytes, (uintptr_t)u.bytes, u.nbytes);
+    if (st == OK)
+        st = copy_from_user(m->handles, (uintptr_t)u.handles, u.nhandles * sizeof(handle_t));
+    m->out = (struct nb_msg_out){bytes, m->handles, u.nbytes, u.nhandles};
+    return st;
+}
+
+struct rt_in {
+    struct nb_msg_in in;
+    struct nb_msg_in user;
+    void *heap; // the buffer when the caller offers more than `inline_bytes`
+    handle_t handles[CHAN_MAX_MSG_HANDLES];
+    unsigned char inline_bytes[RT_INLINE_BYTES];
+};
+
+static status_t rt_in_prepare(struct rt_in *k, uintptr_t umsg)
+{
+    k->heap = NULL;
+    status_t st = copy_from_user(&k->user, umsg, sizeof(k->user));
+    if (st != OK)
+        return st;
+    uint32_t bcap = MIN(k->user.bytes_cap, CHAN_MAX_MSG_BYTES);
+    uint32_t hcap = MIN(k->user.handles_cap, CHAN_MAX_MSG_HANDLES);
+    void *bytes = k->inline_bytes;
+    if (bcap > sizeof(k->inline_bytes) && !(bytes = k->heap = kmalloc(bcap)))
+        return ERR_NO_MEMORY;
+    k->in = (struct nb_msg_in){
+        .bytes = bytes, .handles = k->handles, .bytes_cap = bcap, .handles_cap = hcap};
+    return OK;
+}
+
+// Copies a received message out; the sizes are reported even on failure.
+static status_t rt_in_copy_out(struct rt_in *k, uintptr_t umsg, status_t st)
+{
+    k->user.nbytes = k->in.nbytes;
+    k->user.nhandles = k->in.nhandles;
+    if (st == OK) {
+        status_t cst = copy_to_user((uintptr_t)k->user.bytes, k->in.bytes, k->in.nbytes);
+        if (cst == OK)
+            cst = copy_to_user((uintptr_t)k->user.handles, k->handles,
+                               k->in.nhandles * sizeof(handle_t));
+        if (cst != OK) { // the handles were installed: do not leak them
+            for (uint32_t i = 0; i < k->in.nhandles; i++)
+                handle_close(table(), k->handles[i]);
+            st = cst;
+        }
+    }
+    if (st == OK || st == ERR_BUFFER_TOO_SMALL) {
+        status_t cst = copy_to_user(umsg, &k->user, sizeof(k->user));
+        if (st == OK)
+            st = cst;
+    }
+    return st;
+}
+
 static int64_t sys_channel_call(const uint64_t a[6])
 {
-    struct kmsg *m = kzalloc(sizeof(*m));
-    struct kin *k = kzalloc(sizeof(*k));
-    status_t st = m && k ? OK : ERR_NO_MEMORY;
-    if (st == OK)
-        st = kmsg_copy_in(m, a[1]);
-    if (st == OK && (st = kin_prepare(k, a[2])) == OK)
-        st = kin_copy_out(k, a[2], chan_call(table(), (handle_t)a[0], &m->out, &k->in, a[3]));
-    if (m)
-        kfree(m->bytes);
-    kfree(m);
-    kfree(k);
+    struct rt_out m;
+    struct rt_in k;
+    status_t st = rt_out_copy_in(&m, a[1]);
+    if (st == OK && (st = rt_in_prepare(&k, a[2])) == OK)
+        st = rt_in_copy_out(&k, a[2], chan_call(table(), (handle_t)a[0], &m.out, &k.in, a[3]));
+    kfree(m.heap);
+    kfree(k.heap);
+    return st;
+}
+
+static int64_t sys_channel_reply_wait(const uint64_t a[6])
+{
+    struct rt_out m;
+    struct rt_in k;
+    status_t st = a[1] ? rt_out_copy_in(&m, a[1]) : OK;
+    if (!a[1])
+        m.heap = NULL;
+    if (st == OK && (st = rt_in_prepare(&k, a[2])) == OK)
+        st = rt_in_copy_out(
+            &k, a[2], chan_reply_wait(table(), (handle_t)a[0], a[1] ? &m.out : NULL, &k.in, a[3]));
+    kfree(m.heap);
+    kfree(k.heap);
     return st;
 }
 
@@ -596,6 +685,7 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_CHANNEL_WRITE, sys_channel_write),
     SYS(NB_SYS_CHANNEL_READ, sys_channel_read),
     SYS(NB_SYS_CHANNEL_CALL, sys_channel_call),
+    SYS(NB_SYS_CHANNEL_REPLY_WAIT, sys_channel_reply_wait),
     SYS(NB_SYS_PORT_CREATE, sys_port_create),
     SYS(NB_SYS_PORT_WAIT, sys_port_wait),
     SYS(NB_SYS_PORT_QUEUE, sys_port_queue),

@@ -127,6 +127,10 @@ int wait_queue_count(const struct wait_queue *wq)
     return n;
 }
 
+// A scheduling hint only: host threads have no CPU to hand over.
+void wait_wake_sync_begin(void) {}
+void wait_wake_sync_end(void) {}
+
 static pthread_mutex_t timer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t timer_cond;
 static struct list_node timer_list = LIST_INIT(timer_list); // by deadline (timer_mutex)

@@ -10,7 +10,11 @@
 // smp=2 (bench.py's tcg-smp2 series) the scheduler places the busy echo
 // peer on the other CPU, so channel_call_cross_vcpu crosses vCPUs; with one
 // CPU it is the same path as channel_call_cross_process.
-// `ubench echo` is the round-trip peer and `ubench exit` the spawn target.
+// `ubench echo` is the round-trip peer (channel_read, object_wait_one,
+// channel_write: three system calls per request), `ubench echo-turn` the
+// one of channel_call_reply_wait (nb_channel_reply_wait: one system call
+// per request, and the direct hand-off both ways), `ubench exit` the spawn
+// target.
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -153,22 +157,33 @@ static status_t thread_switch(uint64_t n)
 
 // ---- Channel round trip to another process ----
 
-static handle_t echo_chan = HANDLE_INVALID;
+static handle_t echo_chan = HANDLE_INVALID; // to `ubench echo`
+static handle_t turn_chan = HANDLE_INVALID; // to `ubench echo-turn`
 static struct nb_initrd rd;
 static const void *self_image;
 static size_t self_size;
 
-static status_t chan_round_trip(uint64_t n)
+static status_t round_trips(handle_t ch, uint64_t n)
 {
     uint8_t buf[MSG] = {0};
     struct nb_msg_out req = {buf, NULL, MSG, 0};
     for (uint64_t i = 0; i < n; i++) {
         struct nb_msg_in rep = {buf, NULL, MSG, 0, 0, 0};
-        status_t s = nb_channel_call(echo_chan, &req, &rep, NB_DEADLINE_INFINITE);
+        status_t s = nb_channel_call(ch, &req, &rep, NB_DEADLINE_INFINITE);
         if (s != OK)
             return s;
     }
     return OK;
+}
+
+static status_t chan_round_trip(uint64_t n)
+{
+    return round_trips(echo_chan, n);
+}
+
+static status_t chan_round_trip_turn(uint64_t n)
+{
+    return round_trips(turn_chan, n);
 }
 
 // The peer: answers every message on its bootstrap user0 channel.
@@ -192,6 +207,22 @@ static int echo_main(void)
     }
 }
 
+// The other peer: a server loop on nb_channel_reply_wait, one system call
+// per request (reply to the last one, wait for and read the next).
+static int echo_turn_main(void)
+{
+    handle_t ch = nb_bootstrap_take(BOOTSTRAP_ROLE_USER0);
+    uint8_t buf[MSG];
+    struct nb_msg_in in = {buf, NULL, MSG, 0, 0, 0};
+    status_t s = nb_channel_reply_wait(ch, NULL, &in, NB_DEADLINE_INFINITE);
+    while (s == OK) {
+        struct nb_msg_out out = {buf, NULL, in.nbytes, 0};
+        in = (struct nb_msg_in){buf, NULL, MSG, 0, 0, 0};
+        s = nb_channel_reply_wait(ch, &out, &in, NB_DEADLINE_INFINITE);
+    }
+    return 0;
+}
+
 static status_t spawn_self(const char *arg, const uint32_t *roles, const handle_t *handles,
                            uint32_t n, handle_t *proc)
 {
@@ -207,13 +238,13 @@ static status_t spawn_self(const char *arg, const uint32_t *roles, const handle_
     return nb_spawn(&sp, proc);
 }
 
-static status_t start_echo(handle_t *proc)
+static status_t start_echo(const char *which, handle_t *chan, handle_t *proc)
 {
     handle_t ours, theirs;
     uint32_t role = BOOTSTRAP_ROLE_USER0;
     status_t s = nb_channel_create(0, &ours, &theirs);
-    if (s == OK && (s = spawn_self("echo", &role, &theirs, 1, proc)) == OK)
-        echo_chan = ours;
+    if (s == OK && (s = spawn_self(which, &role, &theirs, 1, proc)) == OK)
+        *chan = ours;
     return s;
 }
 
@@ -279,13 +310,15 @@ int main(int argc, char **argv)
         return 0;
     if (argc > 1 && !strcmp(argv[1], "echo"))
         return echo_main();
+    if (argc > 1 && !strcmp(argv[1], "echo-turn"))
+        return echo_turn_main();
     handle_t initrd = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
     if (initrd == HANDLE_INVALID || nb_initrd_open(&rd, initrd) != OK ||
         nb_initrd_find(&rd, "test/ubench", &self_image, &self_size) != OK) {
         printf("ubench: needs the initrd handle (manifest: handles=initrd,vmex)\n");
         return 1;
     }
-    handle_t echo;
+    handle_t echo = HANDLE_INVALID, turn = HANDLE_INVALID;
     const struct probe probes[] = {
         {"null_syscall", null_native, 10000},
         {"getpid_linux", getpid_linux, 10000},
@@ -294,14 +327,17 @@ int main(int argc, char **argv)
         {"thread_switch_futex", thread_switch, 2000},
         {"channel_call_cross_process", chan_round_trip, 1000},
         {"channel_call_cross_vcpu", chan_round_trip, 1000},
+        {"channel_call_reply_wait", chan_round_trip_turn, 1000},
         {"spawn_to_exit", spawn_to_exit, 8},
     };
-    if (start_echo(&echo) != OK)
-        printf("ubench: cannot start the echo process\n");
+    if (start_echo("echo", &echo_chan, &echo) != OK ||
+        start_echo("echo-turn", &turn_chan, &turn) != OK)
+        printf("ubench: cannot start the echo processes\n");
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
         measure(&probes[i]);
     printf("ubench: done\n");
     fflush(stdout);
     nb_task_kill(echo);
+    nb_task_kill(turn);
     return 0;
 }

@@ -57,6 +57,18 @@ status_t chan_read(struct handle_table *t, handle_t h, struct nb_msg_in *m);
 status_t chan_call(struct handle_table *t, handle_t h, const struct nb_msg_out *req,
                    struct nb_msg_in *reply, uint64_t deadline);
 
+// A server's turn: writes `reply` (if not NULL; as chan_write, and a write
+// error ends the call before anything is read), then waits until `deadline`
+// for a message on h and reads it into *in as chan_read. Needs RIGHT_READ
+// and RIGHT_WAIT, and RIGHT_WRITE with a reply. ERR_PEER_CLOSED once
+// nothing is queued and the peer is gone, ERR_TIMED_OUT, ERR_CANCELED if h
+// is closed meanwhile; ERR_BUFFER_TOO_SMALL and ERR_NO_RESOURCES as
+// chan_read (the message stays queued). When the reply wakes a caller
+// blocked in chan_call and nothing is queued for h, the caller gets this CPU
+// as soon as this thread blocks.
+status_t chan_reply_wait(struct handle_table *t, handle_t h, const struct nb_msg_out *reply,
+                         struct nb_msg_in *in, uint64_t deadline);
+
 // Messages alive (queued, in a reply, being built) for leak checks.
 uint64_t chan_live_messages(void);
 

@@ -64,6 +64,7 @@ struct thread {
     void *owner;          // the thread object of the user-space thread
     struct arch_fpu *fpu; // FPU/SSE registers while switched out (user threads)
     volatile bool killed; // asked to exit: waits end with ERR_CANCELED
+    bool wake_sync;       // the next wake-up it makes hands over its CPU (interrupts off)
 };
 
 // Turns the running boot context into the first thread and creates the idle
@@ -107,6 +108,11 @@ void thread_sleep_ns(uint64_t ns);
 void sched_block_unlock(struct spinlock *lock);
 // Makes a blocked thread runnable (no effect on other states).
 void sched_wake(struct thread *t);
+// Like sched_wake, for a waker that is about to block: a blocked thread
+// that may run here (not pinned elsewhere) is moved to this CPU, with no
+// IPI, so that the waker's block switches straight to it, provided nothing
+// of its priority or higher waits here. Otherwise a plain sched_wake.
+void sched_wake_sync(struct thread *t);
 
 // Asks t to exit: sets its kill flag and ends any wait it is blocked in
 // (with ERR_CANCELED). User threads act on it on their way back to user
@@ -142,6 +148,7 @@ struct sched_cpu_stats {
     uint64_t idle_loops; // times its idle thread looked for work
     uint64_t switches;   // context switches
     uint64_t steals;     // threads it took from other CPUs' queues
+    uint64_t handoffs;   // threads handed this CPU directly (sched_wake_sync)
     uint64_t steal_ns;   // host steal time charged to threads (idle too) at switches
     unsigned ready;      // threads waiting on its queue now
 };

@@ -40,5 +40,14 @@ status_t wait_queue_block(struct wait_queue *wq, struct spinlock *lock, uint64_t
 // Safe from interrupt handlers and timer callbacks.
 int wait_queue_wake(struct wait_queue *wq, int max, status_t result);
 
+// Direct hand-off: between wait_wake_sync_begin() and wait_wake_sync_end(),
+// with interrupts off throughout (under the lock of the object that wakes),
+// the first thread a wake-up makes runnable gets the calling thread's CPU
+// next if nothing else waits for it (sched_wake_sync): for a caller that
+// blocks right afterwards, such as a channel call waking its server. Later
+// wake-ups are plain ones.
+void wait_wake_sync_begin(void);
+void wait_wake_sync_end(void);
+
 // Number of threads blocked on wq.
 int wait_queue_count(const struct wait_queue *wq);

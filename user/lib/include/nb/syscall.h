@@ -109,6 +109,14 @@ static inline status_t nb_channel_call(handle_t h, const struct nb_msg_out *req,
 {
     return nb_sys(NB_SYS_CHANNEL_CALL, h, NB_PTR(req), NB_PTR(reply), deadline, 0, 0);
 }
+// A server's turn: writes `reply` (NULL: none), then waits for the next
+// message and reads it into *next. When the reply answers a client blocked
+// in nb_channel_call, that client gets this CPU as soon as the server waits.
+static inline status_t nb_channel_reply_wait(handle_t h, const struct nb_msg_out *reply,
+                                             struct nb_msg_in *next, uint64_t deadline)
+{
+    return nb_sys(NB_SYS_CHANNEL_REPLY_WAIT, h, NB_PTR(reply), NB_PTR(next), deadline, 0, 0);
+}
 
 // ---- Ports ----
 static inline status_t nb_port_create(handle_t *out)
