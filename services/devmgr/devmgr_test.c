@@ -117,7 +117,7 @@ struct fake_fn {
 struct fake_pci {
     struct fake_fn fns[16];
     size_t n;
-    unsigned writes, bad_width;
+    unsigned writes, bad_width, decode_on_sizing;
 };
 
 static struct fake_fn *fake_find(struct fake_pci *p, uint32_t id)
@@ -152,9 +152,16 @@ static status_t fake_write(void *ctx, uint32_t id, uint32_t off, uint32_t width,
     struct fake_pci *p = ctx;
     struct fake_fn *f = fake_find(p, id);
     p->writes++;
-    if (!f || width != 4 || off % 4)
+    if (!f || (width != 2 && width != 4) || off % width)
         return ERR_INVALID_ARGS;
+    if (width == 2) {
+        uint16_t v16 = (uint16_t)v;
+        memcpy(&f->cfg[off], &v16, 2);
+        return OK;
+    }
     if (off >= 0x10 && off < 0x28) {
+        if (v == 0xffffffffu && (f->cfg[0x04] & 3))
+            p->decode_on_sizing++; // sizing while the BAR decodes
         unsigned bar = (off - 0x10) / 4;
         uint32_t old;
         memcpy(&old, &f->cfg[off], 4);
@@ -207,6 +214,7 @@ static void fake_q35(struct fake_pci *p)
     struct fake_fn *blk = fake_add(p, 0, 2, 0, 0x1af4, 0x1042, 0x01000001, 0);
     put16(blk, 0x2c, 0x1af4);
     put16(blk, 0x2e, 0x1100);
+    put16(blk, 0x04, 0x0507); // I/O, memory, bus master, SERR, INTx disable
     put16(blk, 0x06, 0x0010); // capabilities list
     blk->cfg[0x3c] = 11;
     blk->cfg[0x3d] = 1;
@@ -272,6 +280,7 @@ static void devmgr_pci_enumerate(struct ktest *t)
     struct pci_access a = {.read = fake_read, .write = fake_write, .ctx = &p};
     size_t n = pci_enumerate(&a, 0, 0, f, PCI_MAX_FUNCS);
     EXPECT_EQ(p.bad_width, 0u);
+    EXPECT_EQ(p.decode_on_sizing, 0u);
     ASSERT_EQ(n, 8u);
     // Order: bus 0 by device, with the bridge's bus right after it.
     EXPECT_EQ(f[0].id, NB_PCI_ID(0, 0, 0, 0));
@@ -320,6 +329,8 @@ static void devmgr_pci_enumerate(struct ktest *t)
     EXPECT_EQ(v, 0xfebd1000u);
     fake_read(&p, blk->id, 0x24, 4, &v);
     EXPECT_EQ(v, 1u);
+    fake_read(&p, blk->id, 0x04, 2, &v); // and the command register
+    EXPECT_EQ(v, 0x0507u);
 
     const struct pci_function *rng = by_id(f, n, NB_PCI_ID(0, 1, 0, 0));
     ASSERT_NOT_NULL(rng);

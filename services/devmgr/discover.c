@@ -166,20 +166,21 @@ status_t vmmio_probe(const volatile uint32_t *regs, struct vmmio_probe *out)
 
 // ---- PCI ----
 
-#define PCI_VENDOR_ID     0x00
-#define PCI_COMMAND       0x04
-#define PCI_STATUS        0x06
-#define PCI_REVISION      0x08
-#define PCI_HEADER_TYPE   0x0e
-#define PCI_BAR0          0x10
-#define PCI_SECONDARY_BUS 0x19
-#define PCI_SUBSYS_VENDOR 0x2c
-#define PCI_SUBSYS_ID     0x2e
-#define PCI_CAP_PTR       0x34
-#define PCI_IRQ_LINE      0x3c
-#define PCI_IRQ_PIN       0x3d
-#define PCI_STATUS_CAPS   0x10
-#define PCI_MAX_BUSES     256
+#define PCI_VENDOR_ID      0x00
+#define PCI_COMMAND        0x04
+#define PCI_STATUS         0x06
+#define PCI_REVISION       0x08
+#define PCI_HEADER_TYPE    0x0e
+#define PCI_BAR0           0x10
+#define PCI_SECONDARY_BUS  0x19
+#define PCI_SUBSYS_VENDOR  0x2c
+#define PCI_SUBSYS_ID      0x2e
+#define PCI_CAP_PTR        0x34
+#define PCI_IRQ_LINE       0x3c
+#define PCI_IRQ_PIN        0x3d
+#define PCI_STATUS_CAPS    0x10
+#define PCI_COMMAND_DECODE 0x3u // I/O space, memory space
+#define PCI_MAX_BUSES      256
 
 static uint32_t cfg(const struct pci_access *a, uint32_t id, uint32_t off, uint32_t width)
 {
@@ -269,6 +270,11 @@ static bool read_function(const struct pci_access *a, uint32_t id, struct pci_fu
     uint8_t ht = (uint8_t)cfg(a, id, PCI_HEADER_TYPE, 1);
     f->header_type = ht & 0x7f;
     f->multifunction = ht & 0x80;
+    // BARs are sized with memory and I/O decoding off (all-ones in a BAR
+    // must not claim addresses meanwhile), then the command is restored.
+    uint32_t command = cfg(a, id, PCI_COMMAND, 2);
+    if (command & PCI_COMMAND_DECODE)
+        a->write(a->ctx, id, PCI_COMMAND, 2, command & ~PCI_COMMAND_DECODE);
     if (f->header_type == 0) {
         f->subsys_vendor = (uint16_t)cfg(a, id, PCI_SUBSYS_VENDOR, 2);
         f->subsys = (uint16_t)cfg(a, id, PCI_SUBSYS_ID, 2);
@@ -277,6 +283,8 @@ static bool read_function(const struct pci_access *a, uint32_t id, struct pci_fu
         f->secondary_bus = (uint8_t)cfg(a, id, PCI_SECONDARY_BUS, 1);
         size_bars(a, f, 2);
     }
+    if (command & PCI_COMMAND_DECODE)
+        a->write(a->ctx, id, PCI_COMMAND, 2, command);
     f->irq_line = (uint8_t)cfg(a, id, PCI_IRQ_LINE, 1);
     f->irq_pin = (uint8_t)cfg(a, id, PCI_IRQ_PIN, 1);
     read_caps(a, f);
