@@ -62,6 +62,10 @@ nsh_PATH   := bin/nsh
 USER_PROGS += console
 console_SRC  := services/console/main.c services/console/core.c
 console_PATH := bin/console
+# The device manager (docs/DEVICES.md, "Device manager").
+USER_PROGS += devmgr
+devmgr_SRC  := services/devmgr/main.c services/devmgr/discover.c services/devmgr/drivers.c
+devmgr_PATH := bin/devmgr
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
 USER_PROGS += sysinfo
@@ -167,6 +171,8 @@ NSH_HOST_SRC := user/sh/arena.c user/sh/parse.c user/sh/expand.c user/sh/vars.c 
 USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
 # The text commands' line reader and pure parts (suite textin).
 USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
+# The device manager's discovery and driver table (suites devmgr_*).
+USER_HOST_SRC += services/devmgr/discover.c services/devmgr/drivers.c services/devmgr/devmgr_test.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \

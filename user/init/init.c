@@ -11,6 +11,11 @@
 // end. A `stdio=console` line gets a terminal opened anew on it for each
 // start (stdin, stdout, stderr and tty), or no stdio roles at all (the
 // kernel console) when the service is not up.
+//
+// Other services (provides=devices: docs/DEVICES.md, "Device manager") get
+// their server end as role "service"; a line listing the service's client
+// role (handles=devices) gets a new channel whose other end init sends to
+// the provider in a `connect` message (proto/devmgr.nidl).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,7 @@
 #include "nb/bootstrap.h"
 #include "nb/transport.h"
 #include "proto/console.h"
+#include "proto/devmgr.h"
 #include "nb/debug.h"
 #include "nb/initrd.h"
 #include "nb/loop.h"
@@ -62,6 +68,39 @@ static void start_next(void);
 static void program_ended(struct program *p, const char *how, bool permanent);
 static void start_program(struct program *p);
 
+// A client channel of a service other than the console: one end goes to
+// the running provider in a `connect` message, *out is the other.
+// ERR_NOT_FOUND when no provider runs.
+static status_t connect_service(uint32_t service, handle_t *out)
+{
+    struct program *prov = NULL;
+    for (size_t i = 0; i < init.manifest.count && !prov; i++)
+        if (init.progs[i].m->provides == service && init.progs[i].service != HANDLE_INVALID)
+            prov = &init.progs[i];
+    if (!prov)
+        return ERR_NOT_FOUND;
+    handle_t mine, theirs;
+    status_t s = nb_channel_create(0, &mine, &theirs);
+    if (s != OK)
+        return s;
+    uint64_t bytes[DEVMGR_CONNECT_REQUEST_MAX_BYTES / 8 + 1];
+    handle_t h[1];
+    struct nb_msg_in m = {
+        .bytes = bytes, .handles = h, .bytes_cap = sizeof(bytes), .handles_cap = 1};
+    if ((s = devmgr_connect_request_encode(&m, theirs)) == OK) {
+        struct nb_msg_out o = {
+            .bytes = m.bytes, .handles = m.handles, .nbytes = m.nbytes, .nhandles = m.nhandles};
+        s = nb_channel_write(prov->service, &o);
+    }
+    if (s != OK) {
+        nb_handle_close(mine);
+        nb_handle_close(theirs);
+        return s;
+    }
+    *out = mine;
+    return OK;
+}
+
 // Duplicates init's own handle for each role of the entry (the process's own
 // handle, "self", is made by nb_spawn).
 static status_t gather_handles(const struct manifest_entry *m, uint32_t *roles, handle_t *hs,
@@ -74,14 +113,22 @@ static status_t gather_handles(const struct manifest_entry *m, uint32_t *roles, 
             *self = true;
             continue;
         }
+        uint32_t service = manifest_service_by_client_role(m->roles[i]);
         handle_t mine = nb_bootstrap_peek(m->roles[i]);
         bool optional = m->optional & (1u << i);
-        if (mine == HANDLE_INVALID && optional)
-            continue;
-        status_t s = mine == HANDLE_INVALID ? ERR_NOT_FOUND
-                                            : nb_handle_duplicate(mine, RIGHT_SAME_RIGHTS, &hs[*n]);
+        status_t s;
+        if (service && mine == HANDLE_INVALID) {
+            s = connect_service(service, &hs[*n]);
+            if (s != OK && optional)
+                continue;
+        } else {
+            if (mine == HANDLE_INVALID && optional)
+                continue;
+            s = mine == HANDLE_INVALID ? ERR_NOT_FOUND
+                                       : nb_handle_duplicate(mine, RIGHT_SAME_RIGHTS, &hs[*n]);
+        }
         if (s != OK) {
-            *permanent = mine == HANDLE_INVALID; // init never gets more handles
+            *permanent = !service && mine == HANDLE_INVALID; // init never gets more handles
             nb_logf("init: %s: no '%s' handle to give: %s", m->name,
                     nb_bootstrap_role_name(m->roles[i]), status_str(s));
             for (uint32_t j = 0; j < *n; j++)
@@ -294,7 +341,7 @@ static status_t spawn(struct program *p, bool *permanent, bool *deferred)
             close_all(hs, sp.nhandles);
             return s;
         }
-        roles[sp.nhandles] = BOOTSTRAP_ROLE_CONSOLE;
+        roles[sp.nhandles] = manifest_service_role(m->provides);
         hs[sp.nhandles++] = server;
     }
     if ((s = nb_spawn(&sp, &p->proc)) != OK) { // hs[] consumed either way

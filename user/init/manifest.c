@@ -115,7 +115,9 @@ static status_t parse_restart(struct parser *p, struct manifest_entry *e, const 
 
 static const char *const service_names[] = {
     [MANIFEST_SERVICE_CONSOLE] = "console",
+    [MANIFEST_SERVICE_DEVICES] = "devices",
 };
+#define SERVICES (sizeof(service_names) / sizeof(service_names[0]))
 
 static uint32_t service_by_name(const char *name)
 {
@@ -127,9 +129,19 @@ static uint32_t service_by_name(const char *name)
 
 const char *manifest_service_name(uint32_t service)
 {
-    return service && service < sizeof(service_names) / sizeof(service_names[0])
-               ? service_names[service]
-               : NULL;
+    return service && service < SERVICES ? service_names[service] : NULL;
+}
+
+uint32_t manifest_service_role(uint32_t service)
+{
+    if (service == MANIFEST_SERVICE_CONSOLE)
+        return BOOTSTRAP_ROLE_CONSOLE;
+    return service && service < SERVICES ? BOOTSTRAP_ROLE_SERVICE : 0;
+}
+
+uint32_t manifest_service_by_client_role(uint32_t role)
+{
+    return role == BOOTSTRAP_ROLE_DEVICES ? MANIFEST_SERVICE_DEVICES : MANIFEST_SERVICE_NONE;
 }
 
 // provides=SERVICE and stdio=SERVICE.
@@ -137,7 +149,9 @@ static status_t parse_service(struct parser *p, uint32_t *field, const char *opt
 {
     uint32_t s = service_by_name(v);
     if (!s)
-        return fail(p, "%s= names no known service: '%s' (known: console)", opt, v);
+        return fail(p, "%s= names no known service: '%s' (known: console, devices)", opt, v);
+    if (!strcmp(opt, "stdio") && s != MANIFEST_SERVICE_CONSOLE)
+        return fail(p, "stdio=%s: only console serves terminals", v);
     if (*field)
         return fail(p, "%s= given twice", opt);
     *field = s;
@@ -214,9 +228,10 @@ static status_t check_services(struct parser *p, struct manifest_entry *e)
     e->provider = -1;
     if (e->provides) {
         const char *name = manifest_service_name(e->provides);
-        if (has_role(e, BOOTSTRAP_ROLE_CONSOLE))
+        uint32_t role = manifest_service_role(e->provides);
+        if (has_role(e, role))
             return fail(p, "provides=%s gives the '%s' handle: not in handles= too", name,
-                        nb_bootstrap_role_name(BOOTSTRAP_ROLE_CONSOLE));
+                        nb_bootstrap_role_name(role));
         for (size_t i = 0; i < m->count; i++)
             if (m->entries[i].provides == e->provides)
                 return fail(p, "%s is already provided on line %u", name, m->entries[i].line);

@@ -28,6 +28,10 @@
 // Services a line may provide (provides=NAME) and others use (stdio=NAME).
 #define MANIFEST_SERVICE_NONE    0
 #define MANIFEST_SERVICE_CONSOLE 1 // proto/console.nidl; role "console" for its provider
+// proto/devmgr.nidl: role "service" for its provider; a line with
+// handles=devices gets a client channel, connected through the provider's
+// service channel (docs/DEVICES.md, "Device manager").
+#define MANIFEST_SERVICE_DEVICES 2
 
 struct manifest_entry {
     char name[MANIFEST_NAME_MAX + 1];
@@ -59,3 +63,9 @@ status_t manifest_parse(const char *text, size_t len, struct manifest *m, char *
 void manifest_free(struct manifest *m);
 // "console" for MANIFEST_SERVICE_CONSOLE; NULL for anything else.
 const char *manifest_service_name(uint32_t service);
+// The role a service's provider gets its server end as (console: "console";
+// others: "service"); 0 for no service.
+uint32_t manifest_service_role(uint32_t service);
+// The service whose clients get `role` (handles=devices: the devices
+// service), or MANIFEST_SERVICE_NONE.
+uint32_t manifest_service_by_client_role(uint32_t role);

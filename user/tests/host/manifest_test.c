@@ -111,14 +111,17 @@ static void manifest_errors(struct ktest *t)
         {"a /x -- \"open", "line 1: unterminated quote"},
         {"a \"/x", "line 1: unterminated quote"},
         {"a /x provides", "line 1: unknown option 'provides'"},
-        {"a /x provides=", "line 1: provides= names no known service: '' (known: console)"},
-        {"a /x provides=net", "line 1: provides= names no known service: 'net' (known: console)"},
+        {"a /x provides=",
+         "line 1: provides= names no known service: '' (known: console, devices)"},
+        {"a /x provides=net",
+         "line 1: provides= names no known service: 'net' (known: console, devices)"},
         {"a /x provides=console provides=console", "line 1: provides= given twice"},
         {"a /x provides=console handles=log,console",
          "line 1: provides=console gives the 'console' handle: not in handles= too"},
         {"a /x provides=console\nb /y provides=console",
          "line 2: console is already provided on line 1"},
-        {"a /x stdio=tty", "line 1: stdio= names no known service: 'tty' (known: console)"},
+        {"a /x stdio=tty",
+         "line 1: stdio= names no known service: 'tty' (known: console, devices)"},
         {"a /x stdio=console", "line 1: stdio=console, but no earlier line provides=console"},
         {"a /x stdio=console provides=console",
          "line 1: stdio=console, but no earlier line provides=console"},
@@ -169,7 +172,37 @@ static void manifest_services(struct ktest *t)
     manifest_free(&m);
     EXPECT_STREQ(manifest_service_name(MANIFEST_SERVICE_CONSOLE), "console");
     EXPECT_NULL(manifest_service_name(MANIFEST_SERVICE_NONE));
-    EXPECT_NULL(manifest_service_name(2));
+    EXPECT_NULL(manifest_service_name(3));
+}
+
+// provides=devices: the provider's role is "service"; handles=devices on
+// another line is a client of it (init connects it); stdio= stays console's.
+static void manifest_services_devices(struct ktest *t)
+{
+    static const char text[] = "devmgr /bin/devmgr handles=initrd,mmio,log? provides=devices\n"
+                               "lsdev /bin/lsdev handles=devices?\n";
+    struct manifest m;
+    char err[160];
+
+    ASSERT_OK(parse(&m, text, err));
+    ASSERT_EQ(m.count, 2u);
+    EXPECT_EQ(m.entries[0].provides, (uint32_t)MANIFEST_SERVICE_DEVICES);
+    EXPECT_EQ(m.entries[0].nroles, 3u);
+    EXPECT_EQ(m.entries[1].roles[0], (uint32_t)BOOTSTRAP_ROLE_DEVICES);
+    manifest_free(&m);
+    EXPECT_STREQ(manifest_service_name(MANIFEST_SERVICE_DEVICES), "devices");
+    EXPECT_EQ(manifest_service_role(MANIFEST_SERVICE_DEVICES), (uint32_t)BOOTSTRAP_ROLE_SERVICE);
+    EXPECT_EQ(manifest_service_role(MANIFEST_SERVICE_CONSOLE), (uint32_t)BOOTSTRAP_ROLE_CONSOLE);
+    EXPECT_EQ(manifest_service_role(MANIFEST_SERVICE_NONE), 0u);
+    EXPECT_EQ(manifest_service_by_client_role(BOOTSTRAP_ROLE_DEVICES),
+              (uint32_t)MANIFEST_SERVICE_DEVICES);
+    EXPECT_EQ(manifest_service_by_client_role(BOOTSTRAP_ROLE_CONSOLE),
+              (uint32_t)MANIFEST_SERVICE_NONE);
+
+    EXPECT_STATUS(parse(&m, "d /d provides=devices handles=service\n", err), ERR_BAD_FORMAT);
+    EXPECT_STREQ(err, "line 1: provides=devices gives the 'service' handle: not in handles= too");
+    EXPECT_STATUS(parse(&m, "d /d provides=devices\na /a stdio=devices\n", err), ERR_BAD_FORMAT);
+    EXPECT_STREQ(err, "line 2: stdio=devices: only console serves terminals");
 }
 
 static void manifest_limits(struct ktest *t)
@@ -260,5 +293,5 @@ static void bootstrap_role_names(struct ktest *t)
 }
 
 KTEST_SUITE(manifest, KTEST_CASE(manifest_full_example), KTEST_CASE(manifest_errors),
-            KTEST_CASE(manifest_services), KTEST_CASE(manifest_limits),
-            KTEST_CASE(bootstrap_role_names));
+            KTEST_CASE(manifest_services), KTEST_CASE(manifest_services_devices),
+            KTEST_CASE(manifest_limits), KTEST_CASE(bootstrap_role_names));
