@@ -127,8 +127,13 @@ static void cpu_setup(struct x86_cpu *c)
 void x86_cpu_init(void)
 {
     detect_features(&x86_cpu_features);
-    if (x86_cpu_features.pat)
-        boot_pat = rdmsr(MSR_PAT);
+    if (x86_cpu_features.pat) {
+        // PAT entry 1 (PWT alone in a page-table entry; power-on default
+        // write-through, which the kernel never uses) becomes write-combining
+        // for frame buffers (mmu.c); 0 stays WB, 3 UC. The APs copy it.
+        boot_pat = (rdmsr(MSR_PAT) & ~(0xffull << 8)) | ((uint64_t)PAT_WC << 8);
+        wrmsr(MSR_PAT, boot_pat);
+    }
     x86_idt_init();
     x86_boot_cpu.index = 0;
     cpu_setup(&x86_boot_cpu);

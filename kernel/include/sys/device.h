@@ -10,3 +10,8 @@ int64_t sys_ioport_enable(const uint64_t a[6]);
 int64_t sys_interrupt_create(const uint64_t a[6]);
 int64_t sys_interrupt_ack(const uint64_t a[6]);
 int64_t sys_power(const uint64_t a[6]);
+int64_t sys_vmo_create_physical(const uint64_t a[6]);
+int64_t sys_vmo_create_contiguous(const uint64_t a[6]);
+int64_t sys_vmo_phys(const uint64_t a[6]);
+int64_t sys_pci_config_read(const uint64_t a[6]);
+int64_t sys_pci_config_write(const uint64_t a[6]);
