@@ -68,6 +68,10 @@ USER_PROGS += sysinfo
 sysinfo_SRC := user/tests/sysinfo_test.c
 sysinfo_PATH := test/sysinfo
 sysinfo_KTEST := 1
+USER_PROGS += devtest
+devtest_SRC := user/tests/devtest.c
+devtest_PATH := test/devtest
+devtest_KTEST := 1
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))
