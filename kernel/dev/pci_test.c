@@ -3,6 +3,7 @@
 // host bridge (q35 through ECAM, pc through the ports), and the cache bits a
 // mapping of a physical or contiguous vmo gets (read back from the page
 // table).
+#include "arch.h"
 #include "dev/acpi.h"
 #include "dev/pci.h"
 #include "init/boot_info.h"
@@ -10,6 +11,9 @@
 #include "mm/mmu.h"
 #include "mm/vm.h"
 #include "nimbus/resource.h"
+#include "obj/interrupt.h"
+#include "obj/objtest.h"
+#include "obj/signal.h"
 #include "obj/vmo.h"
 
 #define Q35_HOST_BRIDGE 0x29c08086u // Intel 82G33 (MCH), vendor in the low half
@@ -139,6 +143,47 @@ static void vm_maps_device_memory_with_cache_bits(struct ktest *t)
     obj_unref(vmo_obj(dma));
 }
 
+static struct handle_table tab;
+
+// An MSI object: the message names the boot CPU's APIC and the vector; a
+// self-IPI with the vector (what the device's write does) signals it; ack
+// clears; the last close frees the vector.
+static void msi_fire_ack_free(struct ktest *t)
+{
+    struct obj_baseline b;
+    struct nb_msi_message msg, msg2;
+    handle_t h, h2;
+    signals_t seen = 0;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 8));
+    EXPECT_STATUS(interrupt_create_msi(&tab, 1, &h, &msg), ERR_INVALID_ARGS);
+    ASSERT_OK(interrupt_create_msi(&tab, 0, &h, &msg));
+    EXPECT_EQ(msg.address, 0xfee00000ull | ((uint64_t)arch_cpu_hw_id(0) << 12));
+    EXPECT_EQ(msg.data, msg.vector);
+    EXPECT_TRUE(msg.vector >= 0x30 && msg.vector < 0xf0);
+    EXPECT_STATUS(obj_wait_one(&tab, h, SIGNAL_SIGNALED, objtest_deadline_ms(0), &seen),
+                  ERR_TIMED_OUT);
+    ASSERT_OK(arch_irq_raise_self(msg.vector));
+    EXPECT_OK(obj_wait_one(&tab, h, SIGNAL_SIGNALED, objtest_deadline_ms(2000), &seen));
+    EXPECT_TRUE(seen & SIGNAL_SIGNALED);
+    EXPECT_OK(interrupt_ack(&tab, h));
+    EXPECT_STATUS(obj_wait_one(&tab, h, SIGNAL_SIGNALED, objtest_deadline_ms(0), &seen),
+                  ERR_TIMED_OUT);
+    ASSERT_OK(arch_irq_raise_self(msg.vector)); // re-armed by the ack
+    EXPECT_OK(obj_wait_one(&tab, h, SIGNAL_SIGNALED, objtest_deadline_ms(2000), &seen));
+    // A second object gets another vector; after the first closes, its
+    // vector is free again (first fit gives it back).
+    ASSERT_OK(interrupt_create_msi(&tab, 0, &h2, &msg2));
+    EXPECT_NE(msg2.vector, msg.vector);
+    EXPECT_OK(handle_close(&tab, h2));
+    EXPECT_OK(handle_close(&tab, h));
+    ASSERT_OK(interrupt_create_msi(&tab, 0, &h, &msg2));
+    EXPECT_EQ(msg2.vector, msg.vector);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
 KTEST_SUITE(devmem, KTEST_CASE(devmem_refuses_ram_and_kernel_devices),
             KTEST_CASE(pci_host_bridge_id), KTEST_CASE(pci_bad_arguments),
-            KTEST_CASE(vm_maps_device_memory_with_cache_bits));
+            KTEST_CASE(vm_maps_device_memory_with_cache_bits), KTEST_CASE(msi_fire_ack_free));

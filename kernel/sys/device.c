@@ -130,3 +130,20 @@ int64_t sys_pci_config_write(const uint64_t a[6])
                ? pci_config_write((uint32_t)a[1], (uint32_t)a[2], (uint32_t)a[3], (uint32_t)a[4])
                : st;
 }
+
+int64_t sys_interrupt_create_msi(const uint64_t a[6])
+{
+    handle_t h;
+    struct nb_msi_message msg;
+    status_t st = pci_check(a[0], a[1]);
+    if (st == OK)
+        st = interrupt_create_msi(table(), (uint32_t)a[2], &h, &msg);
+    if (st != OK)
+        return st;
+    st = copy_to_user(a[4], &msg, sizeof(msg));
+    if (st != OK) {
+        handle_close(table(), h);
+        return st;
+    }
+    return put_handle(a[3], h);
+}

@@ -170,6 +170,31 @@ static void pci_refusals(struct ktest *t)
     EXPECT_STATUS(nb_pci_config_read(pci, HOST_BRIDGE_ID, 0, 4, NULL), ERR_INVALID_ARGS);
 }
 
+// An MSI object through the system call: the message, the object's rights
+// and refusals (a device is not needed: nothing fires here).
+static void msi_object(struct ktest *t)
+{
+    handle_t pci = role(BOOTSTRAP_ROLE_PCI), h, sub;
+    struct nb_msi_message msg = {0};
+    signals_t seen;
+    ASSERT_OK(nb_interrupt_create_msi(pci, NB_PCI_ID(0, 0, 3, 0), 0, &h, &msg));
+    EXPECT_EQ(msg.address & 0xfff00000ull, 0xfee00000ull);
+    EXPECT_EQ(msg.data, msg.vector);
+    EXPECT_TRUE(msg.vector >= 0x30 && msg.vector < 0xf0);
+    EXPECT_STATUS(nb_object_wait_one(h, SIGNAL_SIGNALED, 0, &seen), ERR_TIMED_OUT);
+    EXPECT_OK(nb_interrupt_ack(h));
+    nb_handle_close(h);
+    EXPECT_STATUS(nb_interrupt_create_msi(pci, 0, 1, &h, &msg), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_interrupt_create_msi(role(BOOTSTRAP_ROLE_DMA), 0, 0, &h, &msg),
+                  ERR_WRONG_TYPE);
+    ASSERT_OK(nb_resource_create(pci, NB_RESOURCE_PCI, NB_PCI_ID(0, 0, 1, 0), 1, &sub));
+    EXPECT_STATUS(nb_interrupt_create_msi(sub, NB_PCI_ID(0, 0, 2, 0), 0, &h, &msg),
+                  ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(nb_interrupt_create_msi(sub, NB_PCI_ID(0, 0, 1, 0), 0, &h, NULL),
+                  ERR_INVALID_ARGS);
+    nb_handle_close(sub);
+}
+
 static void info_cmdline_and_ecam(struct ktest *t)
 {
     handle_t info = role(BOOTSTRAP_ROLE_INFO);
@@ -193,7 +218,8 @@ static void info_cmdline_and_ecam(struct ktest *t)
 
 KTEST_SUITE(devtest, KTEST_CASE(contiguous_vmo), KTEST_CASE(contiguous_refusals),
             KTEST_CASE(physical_refusals), KTEST_CASE(physical_virtio_magic),
-            KTEST_CASE(pci_config), KTEST_CASE(pci_refusals), KTEST_CASE(info_cmdline_and_ecam));
+            KTEST_CASE(pci_config), KTEST_CASE(pci_refusals), KTEST_CASE(msi_object),
+            KTEST_CASE(info_cmdline_and_ecam));
 
 int main(int argc, char **argv)
 {
