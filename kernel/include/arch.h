@@ -191,6 +191,9 @@ status_t arch_call_on_cpus(uint64_t cpus, void (*fn)(void *), void *arg);
 
 // Raw timestamp counter.
 uint64_t arch_cycles(void);
+// 64 bits from the CPU's random number generator (x86: RDSEED, else
+// RDRAND); false when the CPU has none or it keeps failing.
+bool arch_cpu_random(uint64_t *v);
 
 // Port I/O (devices the kernel itself drives: the UART).
 uint8_t arch_pio_in8(uint16_t port);

@@ -3,7 +3,9 @@
 #include "sys/device.h"
 #include "dev/pci.h"
 #include "dev/power.h"
+#include "lib/entropy.h"
 #include "lib/fmt.h"
+#include "lib/string.h"
 #include "obj/interrupt.h"
 #include "obj/resource.h"
 #include "obj/vmo.h"
@@ -146,4 +148,26 @@ int64_t sys_interrupt_create_msi(const uint64_t a[6])
         return st;
     }
     return put_handle(a[3], h);
+}
+
+#define ENTROPY_ADD_MAX 4096 // bytes per call
+
+int64_t sys_entropy_add(const uint64_t a[6])
+{
+    status_t st = resource_check(table(), (handle_t)a[0], NB_RESOURCE_ENTROPY);
+    if (st != OK)
+        return st;
+    if (a[2] > ENTROPY_ADD_MAX || a[3] > a[2] * 8)
+        return ERR_INVALID_ARGS; // more bits credited than the bytes hold
+    uint8_t chunk[256];
+    for (uint64_t done = 0; done < a[2];) {
+        size_t n = a[2] - done < sizeof(chunk) ? (size_t)(a[2] - done) : sizeof(chunk);
+        if ((st = copy_from_user(chunk, a[1] + done, n)) != OK)
+            return st;
+        // The credit goes with the last chunk, so a fault credits nothing.
+        done += n;
+        entropy_add(chunk, n, done == a[2] ? a[3] : 0);
+    }
+    memset(chunk, 0, sizeof(chunk));
+    return OK;
 }

@@ -637,6 +637,7 @@ const sys_handler native_syscalls[] = {
     SYS(NB_SYS_PCI_CONFIG_READ, sys_pci_config_read),
     SYS(NB_SYS_PCI_CONFIG_WRITE, sys_pci_config_write),
     SYS(NB_SYS_INTERRUPT_CREATE_MSI, sys_interrupt_create_msi),
+    SYS(NB_SYS_ENTROPY_ADD, sys_entropy_add),
     SYS(NB_SYS_FD_BIND, linux_fd_bind),
     SYS(NB_SYS_LOG_WRITE, sys_log_write),
     SYS(NB_SYS_LOG_READ, sys_log_read),

@@ -10,6 +10,7 @@
 // bridge id needs PCI (q35 or pc).
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "lib/ktest.h"
 #include "nb/bootstrap.h"
@@ -216,10 +217,37 @@ static void info_cmdline_and_ecam(struct ktest *t)
         EXPECT_TRUE(ecam[i].bus_start <= ecam[i].bus_end && ecam[i].base % PAGE == 0);
 }
 
+// getrandom(2) through the Linux personality: bytes that differ between
+// calls, flags, a bad buffer; and NB_SYS_ENTROPY_ADD.
+static void random_bytes(struct ktest *t)
+{
+    unsigned char a[48], b[48], zero[48] = {0};
+    EXPECT_EQ(getrandom(a, sizeof(a), 0), (ssize_t)sizeof(a));
+    EXPECT_EQ(getrandom(b, sizeof(b), GRND_NONBLOCK), (ssize_t)sizeof(b));
+    EXPECT_NE(memcmp(a, b, sizeof(a)), 0);
+    EXPECT_NE(memcmp(a, zero, sizeof(a)), 0);
+    static unsigned char big[70000];
+    EXPECT_EQ(getrandom(big, sizeof(big), GRND_RANDOM), (ssize_t)sizeof(big));
+    EXPECT_NE(memcmp(big + 69000, zero, sizeof(zero)), 0);
+    EXPECT_EQ(getrandom(a, 0, 0), 0);
+    EXPECT_EQ(getrandom(a, sizeof(a), 0x80), -1);
+    EXPECT_EQ(getrandom(a, sizeof(a), GRND_RANDOM | 0x4), -1); // with GRND_INSECURE
+    EXPECT_EQ(getrandom((void *)16, sizeof(a), 0), -1);
+    handle_t ent = role(BOOTSTRAP_ROLE_ENTROPY);
+    if (ent == HANDLE_INVALID)
+        KTEST_SKIP("no entropy handle");
+    EXPECT_OK(nb_entropy_add(ent, "device bytes", 12, 8));
+    EXPECT_OK(nb_entropy_add(ent, NULL, 0, 0));
+    EXPECT_STATUS(nb_entropy_add(ent, "x", 1, 9), ERR_INVALID_ARGS); // 9 bits from one byte
+    EXPECT_STATUS(nb_entropy_add(ent, big, 4097, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_entropy_add(ent, (void *)16, 8, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_entropy_add(role(BOOTSTRAP_ROLE_DMA), "x", 1, 0), ERR_WRONG_TYPE);
+}
+
 KTEST_SUITE(devtest, KTEST_CASE(contiguous_vmo), KTEST_CASE(contiguous_refusals),
             KTEST_CASE(physical_refusals), KTEST_CASE(physical_virtio_magic),
             KTEST_CASE(pci_config), KTEST_CASE(pci_refusals), KTEST_CASE(msi_object),
-            KTEST_CASE(info_cmdline_and_ecam));
+            KTEST_CASE(info_cmdline_and_ecam), KTEST_CASE(random_bytes));
 
 int main(int argc, char **argv)
 {

@@ -16,3 +16,4 @@ int64_t sys_vmo_phys(const uint64_t a[6]);
 int64_t sys_pci_config_read(const uint64_t a[6]);
 int64_t sys_pci_config_write(const uint64_t a[6]);
 int64_t sys_interrupt_create_msi(const uint64_t a[6]);
+int64_t sys_entropy_add(const uint64_t a[6]);
