@@ -31,6 +31,11 @@ int64_t sys_resource_create(const uint64_t a[6])
 {
     handle_t h;
     status_t st = resource_create(table(), (handle_t)a[0], (uint32_t)a[1], a[2], a[3], &h);
+    // MMIO resources made from user space cover device memory only: none
+    // over RAM or the kernel's own device pages (the kernel's whole-space
+    // `mmio` role is the exception; vmo creation checks again).
+    if (st == OK && a[1] == NB_RESOURCE_MMIO && (st = devmem_check(a[2], a[3])) != OK)
+        handle_close(table(), h);
     return st == OK ? put_handle(a[4], h) : st;
 }
 

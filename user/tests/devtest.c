@@ -105,6 +105,10 @@ static void physical_refusals(struct ktest *t)
                   ERR_OUT_OF_RANGE);
     EXPECT_STATUS(nb_vmo_create_physical(role(BOOTSTRAP_ROLE_DMA), VIRTIO_MMIO, PAGE, 0, &v),
                   ERR_WRONG_TYPE);
+    // No MMIO resource over RAM or the LAPIC, even from the root.
+    EXPECT_STATUS(nb_resource_create(mmio, NB_RESOURCE_MMIO, 0x100000, PAGE, &sub),
+                  ERR_ACCESS_DENIED);
+    EXPECT_STATUS(nb_resource_create(mmio, NB_RESOURCE_MMIO, LAPIC, PAGE, &sub), ERR_ACCESS_DENIED);
     // A resource for one page gives that page and nothing else.
     ASSERT_OK(nb_resource_create(mmio, NB_RESOURCE_MMIO, VIRTIO_MMIO, PAGE, &sub));
     EXPECT_STATUS(nb_vmo_create_physical(sub, VIRTIO_MMIO + PAGE, PAGE, 0, &v), ERR_OUT_OF_RANGE);
