@@ -466,6 +466,10 @@ status_t vmo_replace_as_executable(struct handle_table *t, handle_t h, handle_t 
         st = vmo_get(t, h, RIGHT_NONE, &v);
     if (st != OK)
         return st;
+    if (v->kind == VMO_PHYSICAL) { // device memory never holds code
+        obj_unref(&v->obj);
+        return ERR_NOT_SUPPORTED;
+    }
     // (1) install the new handle, (2) only then close the old one, so a
     // failure leaves the caller with what it had.
     rights_t rights = (info.rights & ~RIGHT_WRITE) | RIGHT_EXECUTE;

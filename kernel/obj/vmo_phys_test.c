@@ -7,6 +7,7 @@
 #include "mm/pmm.h"
 #include "nimbus/resource.h"
 #include "obj/objtest.h"
+#include "obj/resource.h"
 #include "obj/vmo.h"
 
 static struct handle_table tab;
@@ -37,6 +38,14 @@ static void vmo_physical_pages_are_fixed(struct ktest *t)
     EXPECT_STATUS(vmo_read(&tab, v, 0, &c, 1), ERR_NOT_SUPPORTED);
     EXPECT_STATUS(vmo_write(&tab, v, 0, &c, 1), ERR_NOT_SUPPORTED);
     EXPECT_STATUS(vmo_set_size(&tab, v, PAGE_SIZE), ERR_NOT_SUPPORTED);
+    // Device memory is never made executable.
+    struct kobject *vmex;
+    handle_t hv, exe;
+    ASSERT_OK(resource_create_kernel(NB_RESOURCE_VMEX, &vmex));
+    ASSERT_OK(handle_install(&tab, vmex, RIGHT_DUPLICATE, &hv));
+    obj_unref(vmex);
+    EXPECT_STATUS(vmo_replace_as_executable(&tab, v, hv, &exe), ERR_NOT_SUPPORTED);
+    EXPECT_TRUE(objtest_rights(&tab, v) != 0); // still there
     handle_table_destroy(&tab);
     objtest_expect_baseline(t, &b);
 }
