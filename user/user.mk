@@ -75,6 +75,10 @@ sysinfo_KTEST := 1
 USER_PROGS += stress
 stress_SRC := user/tests/stress.c
 stress_PATH := test/stress
+USER_PROGS += devtest
+devtest_SRC := user/tests/devtest.c
+devtest_PATH := test/devtest
+devtest_KTEST := 1
 # Commands: every user/cmd/NAME.c is /bin/NAME (one file each; shared code in
 # libnimbus).
 USER_CMDS := $(patsubst user/cmd/%.c,%,$(sort $(wildcard user/cmd/*.c)))

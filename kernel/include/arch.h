@@ -59,6 +59,15 @@ status_t arch_irq_isa_gsi(unsigned isa_irq, unsigned *gsi, bool *level, bool *ac
 unsigned arch_irq_gsi_count(void);
 // Frees a vector from arch_irq_alloc (its handler is not called afterwards).
 void arch_irq_free(unsigned vector);
+// Message-signalled interrupts: reserves a vector for fn and gives the MSI
+// address and data a device must write to raise it (the boot CPU's local
+// APIC, physical destination, fixed delivery, edge). ERR_NO_RESOURCES when no
+// vector is left. Free the vector with arch_irq_free.
+status_t arch_irq_msi_alloc(arch_irq_fn fn, void *arg, uint64_t *address, uint32_t *data,
+                            unsigned *vector);
+// Raises `vector` on the calling CPU (a self-IPI, fixed delivery): what a
+// device's MSI write would do. For tests.
+status_t arch_irq_raise_self(unsigned vector);
 
 // GSI ownership. A kernel driver that routes a line for itself registers as
 // its owner (arch_irq_gsi_own). A claim (a user-space driver's interrupt
@@ -182,6 +191,9 @@ status_t arch_call_on_cpus(uint64_t cpus, void (*fn)(void *), void *arg);
 
 // Raw timestamp counter.
 uint64_t arch_cycles(void);
+// 64 bits from the CPU's random number generator (x86: RDSEED, else
+// RDRAND); false when the CPU has none or it keeps failing.
+bool arch_cpu_random(uint64_t *v);
 
 // Port I/O (devices the kernel itself drives: the UART).
 uint8_t arch_pio_in8(uint16_t port);

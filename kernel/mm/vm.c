@@ -277,7 +277,7 @@ status_t vm_protect(struct vm_aspace *as, vaddr_t addr, uint64_t size, unsigned 
             if (r->base < addr || r->base >= addr + size)
                 continue;
             r->flags = flags;
-            protect_pages(as, r->base, r->size, flags | VM_USER);
+            protect_pages(as, r->base, r->size, flags | VM_USER | vmo_map_flags(r->vmo));
         }
     }
     spin_unlock_irqrestore(&as->lock, s);
@@ -300,7 +300,7 @@ status_t vm_fault(struct vm_aspace *as, vaddr_t addr, unsigned access)
     if (st == OK)
         st = vmo_commit_page(r->vmo, r->offset + (page - r->base), &pa);
     if (st == OK) {
-        st = arch_mmu_map(as->root, page, pa, 1, r->flags | VM_USER);
+        st = arch_mmu_map(as->root, page, pa, 1, r->flags | VM_USER | vmo_map_flags(r->vmo));
         if (st == OK)
             as->mapped_pages++;
         else if (st == ERR_ALREADY_EXISTS)

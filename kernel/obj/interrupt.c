@@ -6,8 +6,10 @@
 struct interrupt {
     struct kobject obj;
     unsigned gsi;
-    bool level;   // level-triggered: masked when it fires, until acked
-    bool claimed; // the line is ours; cleared when the last handle goes (lock)
+    bool level;      // level-triggered: masked when it fires, until acked
+    bool claimed;    // the line is ours; cleared when the last handle goes (lock)
+    bool msi;        // a message-signalled interrupt: `vector` is ours, no GSI
+    unsigned vector; // msi: the vector the device's message raises
 };
 
 static struct interrupt *to_intr(struct kobject *o)
@@ -27,6 +29,11 @@ static void interrupt_fire(void *arg)
     obj_unlock(&in->obj, s);
 }
 
+static void msi_barrier(void *arg)
+{
+    (void)arg;
+}
+
 // Masks the line and gives it back to its kernel owner. `claimed` changes
 // under the object lock, so an ack racing with the last close never unmasks
 // a line that is no longer ours.
@@ -36,8 +43,15 @@ static void interrupt_release(struct interrupt *in)
     bool was = in->claimed;
     in->claimed = false;
     obj_unlock(&in->obj, s);
-    if (was)
+    if (was && !in->msi)
         arch_irq_gsi_unclaim(in->gsi);
+    if (was && in->msi) {
+        arch_irq_free(in->vector);
+        // A CPU may be inside interrupt_fire for this vector; the IPI call
+        // returns only after every CPU has left its interrupt handlers.
+        if (arch_irqs_enabled())
+            (void)arch_call_on_cpus(~0ull, msi_barrier, NULL);
+    }
 }
 
 static void interrupt_on_zero_handles(struct kobject *o)
@@ -95,4 +109,26 @@ status_t interrupt_ack(struct handle_table *t, handle_t h)
     obj_unlock(o, s);
     obj_unref(o);
     return OK;
+}
+
+status_t interrupt_create_msi(struct handle_table *t, uint32_t flags, handle_t *out,
+                              struct nb_msi_message *msg)
+{
+    if (flags)
+        return ERR_INVALID_ARGS;
+    struct interrupt *in = kzalloc(sizeof(*in));
+    if (!in)
+        return ERR_NO_MEMORY;
+    obj_init(&in->obj, &interrupt_ops, NULL);
+    in->msi = true;
+    uint64_t address;
+    uint32_t data;
+    status_t st = arch_irq_msi_alloc(interrupt_fire, in, &address, &data, &in->vector);
+    if (st == OK) {
+        in->claimed = true;
+        *msg = (struct nb_msi_message){.address = address, .data = data, .vector = in->vector};
+        st = handle_install(t, &in->obj, INTERRUPT_RIGHTS, out);
+    }
+    obj_unref(&in->obj); // on failure: destroys it, freeing the vector
+    return st;
 }

@@ -31,7 +31,8 @@ static const struct kobject_ops resource_ops = {
 
 bool resource_kind_has_range(uint32_t kind)
 {
-    return kind == NB_RESOURCE_IOPORT || kind == NB_RESOURCE_IRQ;
+    return kind == NB_RESOURCE_IOPORT || kind == NB_RESOURCE_IRQ || kind == NB_RESOURCE_MMIO ||
+           kind == NB_RESOURCE_PCI;
 }
 
 uint64_t resource_kind_limit(uint32_t kind)
@@ -40,6 +41,10 @@ uint64_t resource_kind_limit(uint32_t kind)
         return RESOURCE_IOPORT_LIMIT;
     if (kind == NB_RESOURCE_IRQ)
         return arch_irq_gsi_count();
+    if (kind == NB_RESOURCE_MMIO)
+        return RESOURCE_MMIO_LIMIT;
+    if (kind == NB_RESOURCE_PCI)
+        return NB_PCI_ID_LIMIT;
     return 0;
 }
 

@@ -195,7 +195,52 @@ static void resource_checks(struct ktest *t)
     objtest_expect_baseline(t, &b);
 }
 
+// The driver kinds: MMIO (physical addresses below 2^46) and PCI (function
+// ids) have ranges; DMA and ENTROPY do not.
+static void resource_driver_kinds(struct ktest *t)
+{
+    struct obj_baseline b;
+    handle_t root, mmio, pci, h;
+
+    objtest_begin(&b);
+    ASSERT_OK(handle_table_init(&tab, 32));
+    EXPECT_TRUE(resource_kind_has_range(NB_RESOURCE_MMIO));
+    EXPECT_TRUE(resource_kind_has_range(NB_RESOURCE_PCI));
+    EXPECT_FALSE(resource_kind_has_range(NB_RESOURCE_DMA));
+    EXPECT_FALSE(resource_kind_has_range(NB_RESOURCE_ENTROPY));
+    EXPECT_EQ(resource_kind_limit(NB_RESOURCE_MMIO), 1ull << 46);
+    EXPECT_EQ(resource_kind_limit(NB_RESOURCE_PCI), (uint64_t)NB_PCI_ID_LIMIT);
+    root = give(t, NB_RESOURCE_ROOT, 0, 0, RES_RIGHTS);
+    ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_MMIO, 0xfeb00000, 0x1000, &mmio));
+    expect_info(t, mmio, NB_RESOURCE_MMIO, 0xfeb00000, 0x1000);
+    EXPECT_STATUS(resource_create(&tab, root, NB_RESOURCE_MMIO, (1ull << 46) - 0x1000, 0x2000, &h),
+                  ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(resource_create(&tab, mmio, NB_RESOURCE_MMIO, 0xfeb00800, 0x1000, &h),
+                  ERR_OUT_OF_RANGE);
+    ASSERT_OK(resource_create(&tab, mmio, NB_RESOURCE_MMIO, 0xfeb00800, 0x800, &h));
+    EXPECT_OK(resource_check_range(&tab, mmio, NB_RESOURCE_MMIO, 0xfeb00000, 0x1000));
+    EXPECT_STATUS(resource_check_range(&tab, mmio, NB_RESOURCE_MMIO, 0xfeaff000, 0x1000),
+                  ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(resource_check_range(&tab, mmio, NB_RESOURCE_PCI, 0xfeb00000, 1), ERR_WRONG_TYPE);
+    uint32_t id = NB_PCI_ID(0, 0, 3, 0);
+    ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_PCI, id, 8, &pci)); // device 3, all functions
+    EXPECT_OK(resource_check_range(&tab, pci, NB_RESOURCE_PCI, NB_PCI_ID(0, 0, 3, 7), 1));
+    EXPECT_STATUS(resource_check_range(&tab, pci, NB_RESOURCE_PCI, NB_PCI_ID(0, 0, 4, 0), 1),
+                  ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(resource_create(&tab, root, NB_RESOURCE_PCI, NB_PCI_ID_LIMIT, 1, &h),
+                  ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(resource_create(&tab, pci, NB_RESOURCE_MMIO, 0, 1, &h), ERR_ACCESS_DENIED);
+    ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_DMA, 0, 0, &h));
+    EXPECT_OK(resource_check(&tab, h, NB_RESOURCE_DMA));
+    EXPECT_STATUS(resource_create(&tab, h, NB_RESOURCE_DMA, 0, 0, &h), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(resource_create(&tab, root, NB_RESOURCE_ENTROPY, 0, 1, &h), ERR_INVALID_ARGS);
+    ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_ENTROPY, 0, 0, &h));
+    expect_info(t, h, NB_RESOURCE_ENTROPY, 0, 0);
+    handle_table_destroy(&tab);
+    objtest_expect_baseline(t, &b);
+}
+
 KTEST_SUITE(resource, KTEST_CASE(resource_kernel_ranges),
             KTEST_CASE(resource_root_derives_any_kind),
             KTEST_CASE(resource_range_derives_subranges), KTEST_CASE(resource_rights_and_types),
-            KTEST_CASE(resource_checks));
+            KTEST_CASE(resource_checks), KTEST_CASE(resource_driver_kinds));

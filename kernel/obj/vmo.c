@@ -3,6 +3,7 @@
 #include "obj/vmo.h"
 #include "obj/resource.h"
 #include "lib/string.h"
+#include "mm/mmu.h"
 #include "mm/pmm.h"
 #include "mm/slab.h"
 
@@ -18,6 +19,9 @@ struct vmo {
     paddr_t *pages;     // physical page per page index, or NO_PAGE (lock)
     uint64_t committed; // pages allocated (lock)
     uint64_t mappings;  // address-space regions mapping it (lock)
+    uint8_t kind;       // VMO_PAGED, VMO_PHYSICAL, VMO_CONTIGUOUS (immutable)
+    uint8_t cache;      // NB_CACHE_* (immutable)
+    uint8_t order;      // VMO_CONTIGUOUS: the pmm block's order (immutable)
 };
 
 static uint64_t all_committed; // atomic: pages committed by every vmo
@@ -54,7 +58,12 @@ static void vmo_destroy(struct kobject *o)
 {
     struct vmo *v = to_vmo(o);
 
-    free_pages_locked(v, 0, v->npages);
+    if (v->kind == VMO_CONTIGUOUS) {
+        pmm_free(v->pages[0], v->order);
+        __atomic_sub_fetch(&all_committed, v->committed, __ATOMIC_RELAXED);
+    } else if (v->kind == VMO_PAGED) {
+        free_pages_locked(v, 0, v->npages);
+    }
     kfree(v->pages);
     kfree(v);
 }
@@ -98,8 +107,116 @@ status_t vmo_create_kernel(uint64_t size, struct vmo **out)
     v->npages = pages_for(size);
     v->committed = 0;
     v->mappings = 0;
+    v->kind = VMO_PAGED;
+    v->cache = NB_CACHE_CACHED;
+    v->order = 0;
     *out = v;
     return OK;
+}
+
+status_t vmo_create_physical_kernel(paddr_t pa, uint64_t size, uint32_t cache, struct vmo **out)
+{
+    if (!size || !IS_ALIGNED(pa, PAGE_SIZE) || !IS_ALIGNED(size, PAGE_SIZE) ||
+        cache > NB_CACHE_CACHED)
+        return ERR_INVALID_ARGS;
+    if (pa + size < pa)
+        return ERR_OUT_OF_RANGE;
+    struct vmo *v;
+    status_t st = vmo_create_kernel(size, &v);
+    if (st != OK)
+        return st;
+    for (uint64_t i = 0; i < v->npages; i++)
+        v->pages[i] = pa + i * PAGE_SIZE;
+    v->kind = VMO_PHYSICAL;
+    v->cache = (uint8_t)cache;
+    *out = v;
+    return OK;
+}
+
+status_t vmo_create_contiguous_kernel(uint64_t size, struct vmo **out)
+{
+    if (!size)
+        return ERR_INVALID_ARGS;
+    if (size > VMO_CONTIGUOUS_MAX)
+        return ERR_OUT_OF_RANGE;
+    uint64_t n = pages_for(size);
+    unsigned order = 0;
+    while ((1ull << order) < n)
+        order++;
+    paddr_t pa;
+    status_t st = pmm_alloc(order, PMM_LOW | PMM_ZERO, &pa);
+    if (st == ERR_NO_MEMORY)
+        st = pmm_alloc(order, PMM_ZERO, &pa); // no room below 4 GiB: anywhere
+    if (st != OK)
+        return st;
+    struct vmo *v;
+    st = vmo_create_kernel(n * PAGE_SIZE, &v);
+    if (st != OK) {
+        pmm_free(pa, order);
+        return st;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        v->pages[i] = pa + i * PAGE_SIZE;
+    v->kind = VMO_CONTIGUOUS;
+    v->order = (uint8_t)order;
+    v->committed = 1ull << order;
+    __atomic_add_fetch(&all_committed, v->committed, __ATOMIC_RELAXED);
+    *out = v;
+    return OK;
+}
+
+static status_t install_new(struct handle_table *t, status_t st, struct vmo *v, handle_t *out)
+{
+    if (st != OK)
+        return st;
+    st = handle_install(t, &v->obj, VMO_RIGHTS, out);
+    obj_unref(&v->obj);
+    return st;
+}
+
+status_t vmo_create_physical(struct handle_table *t, paddr_t pa, uint64_t size, uint32_t cache,
+                             handle_t *out)
+{
+    struct vmo *v = NULL;
+    status_t st = vmo_create_physical_kernel(pa, size, cache, &v);
+    return install_new(t, st, v, out);
+}
+
+status_t vmo_create_contiguous(struct handle_table *t, uint64_t size, handle_t *out)
+{
+    struct vmo *v = NULL;
+    status_t st = vmo_create_contiguous_kernel(size, &v);
+    return install_new(t, st, v, out);
+}
+
+status_t vmo_phys_kernel(struct vmo *v, uint64_t offset, paddr_t *pa)
+{
+    if (v->kind == VMO_PAGED)
+        return ERR_NOT_SUPPORTED;
+    if (offset >= v->size) // immutable for these kinds
+        return ERR_OUT_OF_RANGE;
+    *pa = v->pages[offset >> PAGE_SHIFT] + (offset & PAGE_MASK);
+    return OK;
+}
+
+status_t vmo_phys(struct handle_table *t, handle_t h, uint64_t offset, paddr_t *pa)
+{
+    struct vmo *v;
+    status_t st = vmo_get(t, h, RIGHT_INSPECT, &v);
+    if (st != OK)
+        return st;
+    st = vmo_phys_kernel(v, offset, pa);
+    obj_unref(&v->obj);
+    return st;
+}
+
+unsigned vmo_map_flags(struct vmo *v)
+{
+    if (v->cache == NB_CACHE_UNCACHED)
+        return VM_UNCACHED;
+    if (v->cache == NB_CACHE_WRITE_COMBINING)
+        return VM_WRITE_COMBINING;
+    return 0;
 }
 
 status_t vmo_create(struct handle_table *t, uint64_t size, handle_t *out)
@@ -195,6 +312,10 @@ static status_t vmo_rw(struct handle_table *t, handle_t h, uint64_t offset, void
 
     if (st != OK)
         return st;
+    if (v->kind == VMO_PHYSICAL) { // device memory: map it instead
+        obj_unref(&v->obj);
+        return ERR_NOT_SUPPORTED;
+    }
     irqstate_t s = obj_lock(&v->obj);
     st = range_ok(v, offset, n) ? copy_locked(v, offset, buf, n, write) : ERR_OUT_OF_RANGE;
     obj_unlock(&v->obj, s);
@@ -267,6 +388,10 @@ status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size)
     status_t st = vmo_get(t, h, RIGHT_MANAGE, &v);
     if (st != OK)
         return st;
+    if (v->kind != VMO_PAGED) { // fixed physical pages
+        obj_unref(&v->obj);
+        return ERR_NOT_SUPPORTED;
+    }
     st = page_list_new(pages_for(size), &fresh);
     if (st == OK) {
         irqstate_t s = obj_lock(&v->obj);
@@ -290,6 +415,8 @@ status_t vmo_commit_page(struct vmo *v, uint64_t offset, paddr_t *pa)
     irqstate_t s = obj_lock(&v->obj);
     if (offset >= v->size) {
         st = ERR_OUT_OF_RANGE;
+    } else if (v->kind != VMO_PAGED) { // fixed pages (device memory need not be in the direct map)
+        *pa = v->pages[offset >> PAGE_SHIFT];
     } else if (page_at_locked(v, offset >> PAGE_SHIFT, true, &st)) {
         *pa = v->pages[offset >> PAGE_SHIFT];
     }
@@ -339,6 +466,10 @@ status_t vmo_replace_as_executable(struct handle_table *t, handle_t h, handle_t 
         st = vmo_get(t, h, RIGHT_NONE, &v);
     if (st != OK)
         return st;
+    if (v->kind == VMO_PHYSICAL) { // device memory never holds code
+        obj_unref(&v->obj);
+        return ERR_NOT_SUPPORTED;
+    }
     // (1) install the new handle, (2) only then close the old one, so a
     // failure leaves the caller with what it had.
     rights_t rights = (info.rights & ~RIGHT_WRITE) | RIGHT_EXECUTE;

@@ -164,6 +164,19 @@ static status_t send_bootstrap(struct handle_table *t, handle_t ours, struct pro
                            handles, &n);
     if (st == OK)
         st = give_resource(t, NB_RESOURCE_POWER, 0, 0, BOOTSTRAP_ROLE_POWER, roles, handles, &n);
+    // Drivers: device memory (RAM and kernel-owned pages are refused when a
+    // vmo is made), every PCI function, DMA memory, the entropy pool.
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_MMIO, 0, RESOURCE_MMIO_LIMIT, BOOTSTRAP_ROLE_MMIO, roles,
+                           handles, &n);
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_PCI, 0, NB_PCI_ID_LIMIT, BOOTSTRAP_ROLE_PCI, roles,
+                           handles, &n);
+    if (st == OK)
+        st = give_resource(t, NB_RESOURCE_DMA, 0, 0, BOOTSTRAP_ROLE_DMA, roles, handles, &n);
+    if (st == OK)
+        st =
+            give_resource(t, NB_RESOURCE_ENTROPY, 0, 0, BOOTSTRAP_ROLE_ENTROPY, roles, handles, &n);
     // System information: the kernel log, the info and process resources.
     struct kobject *sysobj;
     if (st == OK && (st = logobj_get(&sysobj)) == OK)

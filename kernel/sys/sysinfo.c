@@ -2,7 +2,9 @@
 // NB_SYS_PROCESS_HANDLES, NB_SYS_LOG_WRITE and NB_SYS_LOG_READ.
 #include "sys/sysinfo.h"
 #include "arch.h"
+#include "dev/pci.h"
 #include "hv/hv.h"
+#include "init/boot_info.h"
 #include "init/boottime.h"
 #include "lib/string.h"
 #include "mm/kstack.h"
@@ -165,6 +167,24 @@ static status_t topic_hypervisor(struct topic_data *d)
     }
 }
 
+static status_t topic_cmdline(struct topic_data *d)
+{
+    size_t n = strlen(boot_info.cmdline);
+    status_t st = alloc_data(d, n);
+    if (st == OK && n)
+        memcpy(d->buf, boot_info.cmdline, n);
+    return st;
+}
+
+static status_t topic_pci_ecam(struct topic_data *d)
+{
+    size_t n = pci_ecam_list(NULL, 0);
+    status_t st = alloc_data(d, n * sizeof(struct nb_pci_ecam));
+    if (st == OK)
+        pci_ecam_list(d->buf, n);
+    return st;
+}
+
 status_t sysinfo_get(struct handle_table *t, handle_t h, uint32_t topic, void *buf, size_t size,
                      size_t *actual)
 {
@@ -190,6 +210,12 @@ status_t sysinfo_get(struct handle_table *t, handle_t h, uint32_t topic, void *b
         break;
     case NB_INFO_HYPERVISOR:
         st = topic_hypervisor(&d);
+        break;
+    case NB_INFO_CMDLINE:
+        st = topic_cmdline(&d);
+        break;
+    case NB_INFO_PCI_ECAM:
+        st = topic_pci_ecam(&d);
         break;
     default:
         return ERR_INVALID_ARGS;

@@ -40,6 +40,49 @@ static void detect_features(struct x86_features *f)
     }
 }
 
+// ---- Hardware random numbers (the entropy pool's seed) ----
+
+#define CPUID_1_ECX_RDRAND (1u << 30)
+#define CPUID_7_EBX_RDSEED (1u << 18)
+#define RANDOM_TRIES       16 // both may fail transiently (CF=0): retry a little
+
+static int random_caps = -1; // bit 0 RDRAND, bit 1 RDSEED; -1 not probed yet
+
+static bool rdseed(uint64_t *v)
+{
+    uint8_t ok;
+    __asm__ volatile("rdseed %0; setc %1" : "=r"(*v), "=qm"(ok)::"cc");
+    return ok;
+}
+
+static bool rdrand(uint64_t *v)
+{
+    uint8_t ok;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok)::"cc");
+    return ok;
+}
+
+bool arch_cpu_random(uint64_t *v)
+{
+    int caps = __atomic_load_n(&random_caps, __ATOMIC_RELAXED);
+    if (caps < 0) {
+        caps = (cpuid(CPUID_FEATURES, 0).ecx & CPUID_1_ECX_RDRAND) ? 1 : 0;
+        if (x86_cpu_features.max_leaf >= CPUID_EXT7 &&
+            (cpuid(CPUID_EXT7, 0).ebx & CPUID_7_EBX_RDSEED))
+            caps |= 2;
+        __atomic_store_n(&random_caps, caps, __ATOMIC_RELAXED);
+    }
+    for (int i = 0; i < RANDOM_TRIES; i++) {
+        if ((caps & 2) && rdseed(v))
+            return true;
+        if ((caps & 1) && rdrand(v))
+            return true;
+        if (!caps)
+            break;
+    }
+    return false;
+}
+
 // Segment descriptors: flat 64-bit code and data, ring 0 and ring 3.
 #define SEG_KCODE64  0x00af9a000000ffffull
 #define SEG_KDATA    0x00cf92000000ffffull
@@ -127,8 +170,13 @@ static void cpu_setup(struct x86_cpu *c)
 void x86_cpu_init(void)
 {
     detect_features(&x86_cpu_features);
-    if (x86_cpu_features.pat)
-        boot_pat = rdmsr(MSR_PAT);
+    if (x86_cpu_features.pat) {
+        // PAT entry 1 (PWT alone in a page-table entry; power-on default
+        // write-through, which the kernel never uses) becomes write-combining
+        // for frame buffers (mmu.c); 0 stays WB, 3 UC. The APs copy it.
+        boot_pat = (rdmsr(MSR_PAT) & ~(0xffull << 8)) | ((uint64_t)PAT_WC << 8);
+        wrmsr(MSR_PAT, boot_pat);
+    }
     x86_idt_init();
     x86_boot_cpu.index = 0;
     cpu_setup(&x86_boot_cpu);

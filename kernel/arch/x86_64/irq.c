@@ -1,5 +1,6 @@
 // Interrupt vectors above the exceptions: registration and dispatch; GSI
 // ownership (kernel drivers and the claims of user-space interrupt objects).
+#include "arch.h"
 #include "lib/printk.h"
 #include "lib/spinlock.h"
 #include "x86.h"
@@ -43,6 +44,35 @@ void arch_irq_free(unsigned vector)
     irqstate_t s = spin_lock_irqsave(&irq_lock);
     irq_table[vector] = (struct irq_slot){NULL, NULL};
     spin_unlock_irqrestore(&irq_lock, s);
+}
+
+// ---- Message-signalled interrupts ----
+
+#define MSI_ADDRESS_BASE 0xfee00000ull // bits 31..20 of every MSI address
+#define MSI_DEST_SHIFT   12            // destination APIC id, bits 19..12
+
+status_t arch_irq_msi_alloc(arch_irq_fn fn, void *arg, uint64_t *address, uint32_t *data,
+                            unsigned *vector)
+{
+    uint32_t dest = arch_cpu_hw_id(0);
+    if (dest > 0xff)
+        return ERR_NOT_SUPPORTED; // needs interrupt remapping or extended ids
+    status_t st = arch_irq_alloc(fn, arg, vector);
+    if (st != OK)
+        return st;
+    // Redirection hint 0 and destination mode 0 (physical); data: the vector,
+    // delivery mode 000 (fixed), trigger mode 0 (edge).
+    *address = MSI_ADDRESS_BASE | ((uint64_t)dest << MSI_DEST_SHIFT);
+    *data = *vector;
+    return OK;
+}
+
+status_t arch_irq_raise_self(unsigned vector)
+{
+    if (vector < VEC_FIRST_DEVICE || vector > VEC_LAST_DEVICE)
+        return ERR_INVALID_ARGS;
+    // Fixed delivery, level assert (bit 14), to our own APIC id.
+    return x86_apic_send_icr(x86_apic_id(), vector | (1u << 14));
 }
 
 // ---- GSI ownership ----

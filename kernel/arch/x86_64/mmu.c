@@ -62,8 +62,12 @@ static uint64_t leaf_bits(unsigned flags)
         e |= PTE_G;
     if (!(flags & VM_EXEC) && x86_cpu_features.nx)
         e |= PTE_NX;
+    // Cache policy through the PAT index (PAT bit 0, PCD, PWT): 3 is UC; 1
+    // is write-combining (cpu.c programs it). Without PAT, WC is UC.
     if (flags & VM_UNCACHED)
         e |= PTE_PCD | PTE_PWT;
+    else if (flags & VM_WRITE_COMBINING)
+        e |= x86_cpu_features.pat ? PTE_PWT : PTE_PCD | PTE_PWT;
     return e;
 }
 
@@ -78,6 +82,8 @@ static unsigned flags_of(uint64_t e)
         f |= VM_EXEC;
     if (e & PTE_PCD)
         f |= VM_UNCACHED;
+    else if (e & PTE_PWT)
+        f |= VM_WRITE_COMBINING;
     return f;
 }
 

@@ -26,6 +26,7 @@
 #define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_PAT            0x277
+#define PAT_WC             0x01 // PAT memory type: write-combining
 #define EFER_SCE           (1u << 0)
 #define EFER_LME           (1u << 8)
 #define EFER_NXE           (1u << 11)

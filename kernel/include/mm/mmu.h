@@ -7,11 +7,12 @@
 #include "mm/phys.h"
 #include "nimbus/status.h"
 
-#define VM_READ     (1u << 0)
-#define VM_WRITE    (1u << 1)
-#define VM_EXEC     (1u << 2)
-#define VM_USER     (1u << 3)
-#define VM_UNCACHED (1u << 4)
+#define VM_READ            (1u << 0)
+#define VM_WRITE           (1u << 1)
+#define VM_EXEC            (1u << 2)
+#define VM_USER            (1u << 3)
+#define VM_UNCACHED        (1u << 4)
+#define VM_WRITE_COMBINING (1u << 5) // PAT write-combining (uncached without PAT)
 
 // Maps n pages at va to pa.. with `flags`. Fails with ERR_ALREADY_EXISTS if a
 // page is already mapped (nothing is changed then), ERR_NO_MEMORY when a

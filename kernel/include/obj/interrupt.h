@@ -7,6 +7,7 @@
 // (arch_irq_gsi_claim), then masked and given back. docs/DEVICES.md.
 #pragma once
 
+#include "nimbus/resource.h"
 #include "obj/handle.h"
 
 // Rights of a new handle: WAIT, INSPECT, DUPLICATE, TRANSFER, WRITE (ack).
@@ -22,3 +23,12 @@ status_t interrupt_create(struct handle_table *t, uint32_t gsi, uint32_t flags, 
 
 // Clears SIGNAL_SIGNALED and unmasks a level-triggered line (needs WRITE).
 status_t interrupt_ack(struct handle_table *t, handle_t h);
+
+// A new interrupt object for a message-signalled interrupt (flags must be 0):
+// a fresh vector, and in *msg the address and data the device must write to
+// raise it (program them into the function's MSI capability or MSI-X
+// table). Edge-triggered: SIGNALED when it fires, interrupt_ack clears it,
+// nothing is masked. The vector is freed with the last handle.
+// ERR_NO_RESOURCES without a free vector. The caller checks the resource.
+status_t interrupt_create_msi(struct handle_table *t, uint32_t flags, handle_t *out,
+                              struct nb_msi_message *msg);

@@ -9,12 +9,14 @@
 #include "nimbus/resource.h"
 #include "obj/handle.h"
 
-#define RESOURCE_IOPORT_LIMIT 0x10000u // I/O ports are 16-bit
+#define RESOURCE_IOPORT_LIMIT 0x10000u     // I/O ports are 16-bit
+#define RESOURCE_MMIO_LIMIT   (1ull << 46) // physical addresses (MMIO ranges)
 
-// Whether resources of `kind` have a range (IOPORT, IRQ).
+// Whether resources of `kind` have a range (IOPORT, IRQ, MMIO, PCI).
 bool resource_kind_has_range(uint32_t kind);
 // The end of the space a range kind covers: 0x10000 ports, or the GSIs the
-// IOAPICs have (arch_irq_gsi_count); 0 for other kinds.
+// IOAPICs have (arch_irq_gsi_count), 2^46 physical addresses (MMIO), the
+// NB_PCI_ID_LIMIT function ids (PCI); 0 for other kinds.
 uint64_t resource_kind_limit(uint32_t kind);
 
 // A resource of `kind` (NB_RESOURCE_*) for the kernel's own use, holding one

@@ -15,6 +15,13 @@
 
 #define VMO_MAX_SIZE (1ull << 30) // 1 GiB for now (page list in one kmalloc block)
 
+#define VMO_CONTIGUOUS_MAX (1ull << (PAGE_SHIFT + 10)) // 4 MiB: the largest pmm block
+
+// What backs a vmo: pages committed on demand (the usual), fixed physical
+// pages outside RAM (device memory), or one pinned physically contiguous
+// block of RAM (DMA buffers). The last two are never paged or resized.
+enum vmo_kind { VMO_PAGED = 0, VMO_PHYSICAL, VMO_CONTIGUOUS };
+
 struct vmo;
 
 // A vmo of `size` bytes (0 .. VMO_MAX_SIZE, else ERR_OUT_OF_RANGE). Default
@@ -39,6 +46,27 @@ status_t vmo_set_size(struct handle_table *t, handle_t h, uint64_t size);
 // and not RIGHT_WRITE. `vmex` must be a NB_RESOURCE_VMEX resource.
 status_t vmo_replace_as_executable(struct handle_table *t, handle_t h, handle_t vmex,
                                    handle_t *out);
+
+// ---- Device memory (docs/DEVICES.md) ----
+// A vmo over the physical pages [pa, pa + size) (page aligned, size > 0:
+// else ERR_INVALID_ARGS; cache an NB_CACHE_* policy). The caller has checked
+// that the range is device memory (devmem_check). vmo_read/vmo_write give
+// ERR_NOT_SUPPORTED (map it), vmo_set_size too.
+status_t vmo_create_physical(struct handle_table *t, paddr_t pa, uint64_t size, uint32_t cache,
+                             handle_t *out);
+status_t vmo_create_physical_kernel(paddr_t pa, uint64_t size, uint32_t cache, struct vmo **out);
+// A zeroed, physically contiguous, pinned, cached vmo of size bytes rounded
+// up to pages (1 .. VMO_CONTIGUOUS_MAX, else ERR_INVALID_ARGS /
+// ERR_OUT_OF_RANGE): one pmm block, from RAM below 4 GiB when there is room
+// (32-bit DMA engines), else anywhere. vmo_set_size gives ERR_NOT_SUPPORTED.
+status_t vmo_create_contiguous(struct handle_table *t, uint64_t size, handle_t *out);
+status_t vmo_create_contiguous_kernel(uint64_t size, struct vmo **out);
+// The physical address behind `offset` (RIGHT_INSPECT): ERR_NOT_SUPPORTED
+// for a paged vmo, ERR_OUT_OF_RANGE at or past the size.
+status_t vmo_phys(struct handle_table *t, handle_t h, uint64_t offset, paddr_t *pa);
+status_t vmo_phys_kernel(struct vmo *v, uint64_t offset, paddr_t *pa);
+// The cache flags (VM_UNCACHED, VM_WRITE_COMBINING or 0) its mappings get.
+unsigned vmo_map_flags(struct vmo *v);
 
 // ---- For the vm layer ----
 // A vmo for the kernel's own use (no handle), holding one reference.

@@ -1,5 +1,6 @@
 // The Linux personality: the system call table, memory (brk, mmap), process
 // and thread identity, time. File descriptors are in fd.c and fdcalls.c.
+#include "lib/entropy.h"
 #include "lib/klog.h"
 #include "lib/printk.h"
 #include "lib/string.h"
@@ -56,6 +57,7 @@
 #define NR_set_robust_list 273
 #define NR_dup3            292
 #define NR_pipe2           293
+#define NR_getrandom       318
 
 #define ARCH_SET_FS         0x1002
 #define ARCH_GET_FS         0x1003
@@ -338,6 +340,37 @@ static int64_t lnx_uname(const uint64_t a[6])
     return copy_to_user(a[0], &u, sizeof(u)) == OK ? 0 : -LNX_EFAULT;
 }
 
+// ---- Random bytes ----
+
+#define GRND_NONBLOCK 0x1
+#define GRND_RANDOM   0x2
+#define GRND_INSECURE 0x4
+#define GETRANDOM_MAX 33554431 // Linux's cap per call (32 MiB - 1)
+
+// getrandom(buf, len, flags): bytes from the kernel's pool. The pool is
+// seeded at first use, so no call blocks and every flag gives the same
+// bytes (GRND_NONBLOCK never sees EAGAIN); unknown flags, or RANDOM with
+// INSECURE, are EINVAL. A fault after some bytes returns their count.
+static int64_t lnx_getrandom(const uint64_t a[6])
+{
+    if ((a[2] & ~(uint64_t)(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) ||
+        ((a[2] & GRND_RANDOM) && (a[2] & GRND_INSECURE)))
+        return -LNX_EINVAL;
+    uint64_t len = a[1] > GETRANDOM_MAX ? GETRANDOM_MAX : a[1], done = 0;
+    uint8_t chunk[256];
+    while (done < len) {
+        size_t n = len - done < sizeof(chunk) ? (size_t)(len - done) : sizeof(chunk);
+        entropy_get(chunk, n);
+        if (copy_to_user(a[0] + done, chunk, n) != OK) {
+            memset(chunk, 0, sizeof(chunk));
+            return done ? (int64_t)done : -LNX_EFAULT;
+        }
+        done += n;
+    }
+    memset(chunk, 0, sizeof(chunk));
+    return (int64_t)done;
+}
+
 // ---- Time ----
 
 struct lnx_timespec {
@@ -465,6 +498,7 @@ static const sys_handler linux_table[LNX_NR_MAX] = {
     LNX(NR_clock_nanosleep, lnx_clock_nanosleep),
     LNX(NR_exit_group, lnx_exit_group),
     LNX(NR_set_robust_list, lnx_set_robust_list),
+    LNX(NR_getrandom, lnx_getrandom),
 };
 
 // Names of calls programs commonly make that are not implemented, for the
@@ -500,7 +534,6 @@ static const struct {
     {262, "newfstatat"},
     {270, "pselect6"},
     {302, "prlimit64"},
-    {318, "getrandom"},
     {332, "statx"},
     {334, "rseq"},
 };
