@@ -30,3 +30,23 @@ def test_console_input_after_interrupt_object():
             "typed line not echoed: console input lost\n" + vm.output[-3000:]
     finally:
         vm.kill()
+
+
+def test_microvm_without_acpi_uses_the_default_ioapic():
+    """microvm with acpi=off has no MADT: the kernel finds the IOAPIC at its
+    architectural address, so the console service still gets COM1's
+    interrupt and a typed line reaches nsh."""
+    if not os.path.exists(KERNEL):
+        pytest.fail(f"{KERNEL} is missing: run `make all` first")
+    vm = nl.VM(nl.build_command(accel="tcg", machine="microvm", extra=["-machine", "acpi=off"]),
+               stdin=True).start()
+    try:
+        assert vm.expect(r"irq: no MADT; IOAPIC at the default 0xfec00000, GSI 0-23", TIMEOUT), \
+            vm.output[-3000:]
+        assert vm.expect(r"console: serving the serial line at 0x3f8 \(GSI 4", TIMEOUT), \
+            vm.output[-3000:]
+        assert vm.expect(PROMPT, TIMEOUT), "no nsh prompt\n" + vm.output[-3000:]
+        vm.send("echo typed without acpi\r")
+        assert vm.expect(r"^typed without acpi$", TIMEOUT), vm.output[-3000:]
+    finally:
+        vm.kill()

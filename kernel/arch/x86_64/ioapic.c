@@ -1,4 +1,5 @@
-// IOAPICs from the ACPI MADT: every line masked at boot, routed on request.
+// IOAPICs from the ACPI MADT (or the default one without it): every line
+// masked at boot, routed on request.
 #include "dev/acpi.h"
 #include "lib/printk.h"
 #include "lib/spinlock.h"
@@ -49,13 +50,42 @@ static struct ioapic *ioapic_for(unsigned gsi, unsigned *line)
     return NULL;
 }
 
+// Without a MADT (microvm with acpi=off), the IOAPIC at the architectural
+// default address, if one answers there: its version register reads as a
+// plausible version and line count rather than open bus (all ones).
+#define IOAPIC_DEFAULT_ADDR 0xfec00000u
+
+static status_t probe_default_ioapic(void)
+{
+    struct ioapic *io = &ioapics[0];
+    void *regs;
+    if (kva_map_mmio(IOAPIC_DEFAULT_ADDR, PAGE_SIZE, &regs) != OK)
+        return ERR_NO_MEMORY;
+    io->regs = regs;
+    uint32_t ver = io_read(io, IOAPIC_REG_VER);
+    uint32_t version = ver & 0xff, max_entry = (ver >> 16) & 0xff;
+    if (version < 0x10 || version > 0x2f || max_entry < 15 || max_entry > 239) {
+        pr_warn("irq: no IOAPIC described by ACPI, none at %#x (version register %#x); "
+                "device interrupts unavailable",
+                IOAPIC_DEFAULT_ADDR, ver);
+        io->regs = NULL;
+        return ERR_NOT_FOUND;
+    }
+    io->gsi_base = 0;
+    io->lines = max_entry + 1;
+    for (unsigned l = 0; l < io->lines; l++)
+        io_write(io, IOAPIC_REG_REDIR + 2 * l, REDIR_MASKED);
+    nioapics = 1;
+    pr_info("irq: no MADT; IOAPIC at the default %#x, GSI 0-%u (ISA IRQs identity-mapped)",
+            IOAPIC_DEFAULT_ADDR, io->lines - 1);
+    return OK;
+}
+
 status_t arch_irq_init_controllers(void)
 {
     const struct acpi_info *ai = acpi();
-    if (!ai || !ai->madt.nioapics) {
-        pr_warn("irq: no IOAPIC described by ACPI; device interrupts unavailable");
-        return ERR_NOT_FOUND;
-    }
+    if (!ai || !ai->madt.nioapics)
+        return probe_default_ioapic();
     for (unsigned i = 0; i < ai->madt.nioapics; i++) {
         struct ioapic *io = &ioapics[nioapics];
         void *regs;
