@@ -39,6 +39,8 @@ USER_PROTO_H := $(patsubst %,$(PROTO_GEN)/%.h,$(USER_PROTO_NAMES))
 USER_PROTO_C := $(patsubst %,$(PROTO_GEN)/%.c,$(USER_PROTO_NAMES))
 
 LIBNIMBUS_SRC := $(sort $(wildcard user/lib/*.c)) $(USER_KLIB_C) $(USER_PROTO_C) user/lib/start.S
+# libvirtio (docs/VIRTIO.md).
+LIBNIMBUS_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
 USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
 
@@ -161,6 +163,8 @@ USER_HOST_SRC += services/console/core.c services/console/console_test.c kernel/
 NSH_HOST_SRC := user/sh/arena.c user/sh/parse.c user/sh/expand.c user/sh/vars.c \
                 user/sh/policy.c user/sh/ledit.c
 USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
+# libvirtio against a fake device (suites virtio_*).
+USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \
