@@ -64,6 +64,11 @@ nsh_PATH   := bin/nsh
 USER_PROGS += console
 console_SRC  := services/console/main.c services/console/core.c
 console_PATH := bin/console
+# virtio drivers (docs/VIRTIO.md): services/virtio-NAME/ is /bin/virtio-NAME,
+# each with the shared glue in services/virtio-common/.
+VIRTIO_DRIVERS := $(patsubst services/virtio-%/main.c,virtio-%,$(sort $(wildcard services/virtio-*/main.c)))
+USER_PROGS += $(VIRTIO_DRIVERS)
+$(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)/*.c)) services/virtio-common/vdrv.c)$(eval $(d)_PATH := bin/$(d)))
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
 USER_PROGS += sysinfo

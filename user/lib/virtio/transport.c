@@ -235,6 +235,9 @@ static status_t pci_queue_enable(struct nb_virtio_dev *d, uint16_t index, uint16
     write64(r, VIRTIO_PCI_COMMON_Q_DESCLO, VIRTIO_PCI_COMMON_Q_DESCHI, desc);
     write64(r, VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_AVAILHI, avail);
     write64(r, VIRTIO_PCI_COMMON_Q_USEDLO, VIRTIO_PCI_COMMON_Q_USEDHI, used);
+    nb_vio_write(r, VIRTIO_PCI_COMMON_Q_MSIX, 2, d->msix_vector);
+    if (nb_vio_read(r, VIRTIO_PCI_COMMON_Q_MSIX, 2) != d->msix_vector)
+        return ERR_NO_RESOURCES; // the device could not take the vector
     nb_vio_write(r, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
     return nb_vio_read(r, VIRTIO_PCI_COMMON_Q_ENABLE, 2) == 1 ? OK : ERR_IO;
 }
@@ -345,6 +348,7 @@ status_t nb_virtio_pci_init(struct nb_virtio_dev *d, const struct nb_virtio_pci_
             return s;
     }
     d->notify_mult = mult;
+    d->msix_vector = 0xffff;
     d->config_base = 0;
     d->tr = &pci_transport;
     return OK;

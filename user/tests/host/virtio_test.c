@@ -618,6 +618,8 @@ static uint32_t common_read(void *ctx, uint32_t off, unsigned width)
         return q->ready;
     case VIRTIO_PCI_COMMON_Q_NOFF:
         return f->qsel * 3;
+    case VIRTIO_PCI_COMMON_Q_MSIX:
+        return 0xffff;
     }
     return 0;
 }

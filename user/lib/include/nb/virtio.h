@@ -141,6 +141,7 @@ struct nb_virtio_dev {
     struct nb_vio_region config;  // device-specific configuration
     uint32_t config_base;         // offset of device config in `config`
     uint32_t notify_mult;         // pci: notify_off_multiplier
+    uint16_t msix_vector;         // pci: MSI-X vector of every queue (0xffff: none)
     uint32_t device_id;
     uint64_t features; // negotiated
 };
