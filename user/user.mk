@@ -69,6 +69,10 @@ console_PATH := bin/console
 VIRTIO_DRIVERS := $(patsubst services/virtio-%/main.c,virtio-%,$(sort $(wildcard services/virtio-*/main.c)))
 USER_PROGS += $(VIRTIO_DRIVERS)
 $(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)/*.c)) services/virtio-common/vdrv.c)$(eval $(d)_PATH := bin/$(d)))
+USER_PROGS += blktest
+blktest_SRC := user/tests/blktest.c
+blktest_PATH := test/blktest
+blktest_KTEST := 1
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
 USER_PROGS += sysinfo
