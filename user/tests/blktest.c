@@ -191,9 +191,81 @@ static void blk_mark_and_flush(struct ktest *t)
     EXPECT_OK(st);
 }
 
+// /bin/blk over a fresh connection: its output comes back on a channel.
+static struct nb_initrd initrd;
+
+static int run_blk(const char *a1, const char *a2, const char *a3, char *out, size_t cap)
+{
+    const void *elf;
+    size_t elf_size;
+    status_t st;
+    handle_t conn, mine, theirs, proc;
+    out[0] = 0;
+    if (nb_initrd_find(&initrd, "/bin/blk", &elf, &elf_size) != OK ||
+        block_connect(&ct.tr, &st, &conn) != OK || st != OK)
+        return -1;
+    if (nb_channel_create(0, &mine, &theirs) != OK)
+        return -1;
+    const char *argv[] = {"/bin/blk", a1, a2, a3, NULL};
+    uint32_t roles[] = {BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_STDOUT};
+    handle_t hs[] = {conn, theirs};
+    struct nb_spawn sp = {.name = "blk",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = argv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = 2};
+    if (nb_spawn(&sp, &proc) != OK) {
+        nb_handle_close(mine);
+        return -1;
+    }
+    size_t n = 0;
+    for (;;) {
+        signals_t obs;
+        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED,
+                               nb_deadline_after(WAIT_LIMIT), &obs) != OK)
+            break;
+        struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
+        status_t s = nb_channel_read(mine, &m);
+        if (s == ERR_SHOULD_WAIT)
+            continue;
+        if (s != OK)
+            break;
+        n += m.nbytes;
+        if (n + 1 >= cap)
+            break;
+    }
+    out[n] = 0;
+    nb_handle_close(mine);
+    struct nb_process_info info;
+    status_t s = nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info);
+    nb_handle_close(proc);
+    return s == OK ? (int)info.exit_code : -1;
+}
+
+static void blk_command(struct ktest *t)
+{
+    static char out[16384];
+    ASSERT_EQ(run_blk("info", NULL, NULL, out, sizeof(out)), 0);
+    EXPECT_NOT_NULL(strstr(out, "sectors "));
+    EXPECT_NOT_NULL(strstr(out, "read-only no"));
+    ASSERT_EQ(run_blk("write", "40", "hello from blk", out, sizeof(out)), 0);
+    ASSERT_OK(bread(40, 1, 0));
+    char sec[512];
+    ASSERT_OK(nb_vmo_read(vmo, sec, 0, sizeof(sec)));
+    EXPECT_TRUE(memcmp(sec, "hello from blk", 15) == 0);
+    ASSERT_EQ(run_blk("read", "40", NULL, out, sizeof(out)), 0);
+    EXPECT_NOT_NULL(strstr(out, "00005000  68 65 6c 6c 6f"));
+    EXPECT_NOT_NULL(strstr(out, "|hello from blk."));
+    ASSERT_EQ(run_blk("flush", NULL, NULL, out, sizeof(out)), 0);
+    EXPECT_EQ(run_blk("read", "40", "0", out, sizeof(out)), 2); // usage
+    EXPECT_EQ(run_blk("read", "99999999", NULL, out, sizeof(out)), 1);
+}
+
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
-            KTEST_CASE(blk_mark_and_flush));
+            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
@@ -220,7 +292,7 @@ static status_t start_driver(int argc, char **argv)
         fprintf(stderr, "blktest: usage: blktest --mmio ADDR --irq GSI\n");
         return ERR_INVALID_ARGS;
     }
-    struct nb_initrd rd;
+    struct nb_initrd rd = {0};
     handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
     const void *elf;
     size_t elf_size;
@@ -230,6 +302,7 @@ static status_t start_driver(int argc, char **argv)
         fprintf(stderr, "blktest: no /bin/virtio-blk in the initrd\n");
         return ERR_NOT_FOUND;
     }
+    initrd = rd;
     handle_t hs[5], theirs;
     uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
                          BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
