@@ -1,5 +1,6 @@
 """The virtio drivers in the guest (docs/VIRTIO.md): QEMU microvm with a
-virtio-blk-device backed by a raw image made here; init runs test/blktest
+virtio-blk-device backed by a raw image made here (and a
+virtio-rng-device); init runs test/blktest
 (initrd/etc/blktest.manifest), which starts /bin/virtio-blk with the
 device's resources, writes and reads patterns through the block protocol,
 flushes, and powers the machine off. The image's bytes are then checked on
@@ -28,7 +29,7 @@ def pattern_byte(sector: int, i: int) -> int:
 
 def blk_boot(image: str):
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
-             "-device", "virtio-blk-device,drive=d0"]
+             "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"]
     return boot_kernel(append="quiet panic=exit init.arg=etc/blktest.manifest",
                        extra=extra, timeout=LIMIT)
 
@@ -43,6 +44,7 @@ def test_virtio_blk_roundtrip(tmp_path):
     assert re.search(r"virtio-blk: 2048 sectors", out), "the driver did not start\n" + r.report()
     assert re.search(r"^ok \d+ blk", out, re.M), "blktest failed\n" + r.report()
     assert not re.search(r"^\s*not ok", out, re.M), "a blktest case failed\n" + r.report()
+    assert re.search(r"virtio-rng: first \d+ bytes fed", out), "virtio-rng fed nothing\n" + r.report()
 
     data = image.read_bytes()
     assert len(data) == IMAGE_SECTORS * SECTOR, "the image changed size"
@@ -67,4 +69,4 @@ def test_blktest_manifest_names_the_device():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "initrd", "etc", "blktest.manifest")) as f:
         text = f.read()
-    assert "--mmio 0xfeb02e00 --irq 47" in text
+    assert "--mmio 0xfeb02e00 --irq 47 --rng-mmio 0xfeb02c00 --rng-irq 46" in text

@@ -3,7 +3,10 @@
 // end of its service channel, then writes patterns, reads them back,
 // pipelines requests, checks the errors and flushes. KTAP on stdout.
 //
-//   blktest --mmio ADDR --irq GSI     (the arguments go to the driver)
+//   blktest --mmio ADDR --irq GSI [--rng-mmio ADDR --rng-irq GSI]
+//
+// --mmio and --irq go to the driver; with --rng-*, case blk_rng also runs
+// /bin/virtio-rng --once on that device (resources from root_resource).
 //
 // Wants from init: handles=log?,initrd,vmex, and either mmio, irq, dma or
 // root_resource (then it derives them: MMIO for the registers' page, IRQ
@@ -263,9 +266,49 @@ static void blk_command(struct ktest *t)
     EXPECT_EQ(run_blk("read", "99999999", NULL, out, sizeof(out)), 1);
 }
 
+// /bin/virtio-rng --once on a second device, when given (--rng-mmio ADDR
+// --rng-irq GSI): it must feed the entropy pool and exit 0.
+static uint64_t rng_addr, rng_gsi;
+
+static void blk_rng(struct ktest *t)
+{
+    if (!rng_addr)
+        KTEST_SKIP("no --rng-mmio");
+    const void *elf;
+    size_t elf_size;
+    ASSERT_OK(nb_initrd_find(&initrd, "/bin/virtio-rng", &elf, &elf_size));
+    handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
+    if (root == HANDLE_INVALID)
+        KTEST_SKIP("no root_resource");
+    handle_t hs[4];
+    uint32_t roles[4] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
+                         BOOTSTRAP_ROLE_ENTROPY};
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_MMIO, rng_addr & ~0xfffull, 4096, &hs[0]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_IRQ, rng_gsi, 1, &hs[1]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_DMA, 0, 0, &hs[2]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_ENTROPY, 0, 0, &hs[3]));
+    char a[32], g[32];
+    snprintf(a, sizeof(a), "%#llx", (unsigned long long)rng_addr);
+    snprintf(g, sizeof(g), "%llu", (unsigned long long)rng_gsi);
+    const char *argv[] = {"/bin/virtio-rng", "--mmio", a, "--irq", g, "--once", NULL};
+    struct nb_spawn sp = {.name = "virtio-rng",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = argv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = 4};
+    handle_t proc;
+    ASSERT_OK(nb_spawn(&sp, &proc));
+    struct nb_process_info info;
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+    EXPECT_EQ(info.exit_code, 0);
+    nb_handle_close(proc);
+}
+
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
-            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush));
+            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
@@ -287,6 +330,10 @@ static status_t start_driver(int argc, char **argv)
             addr = strtoull(argv[i + 1], NULL, 0);
         if (!strcmp(argv[i], "--irq"))
             gsi = strtoull(argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--rng-mmio"))
+            rng_addr = strtoull(argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--rng-irq"))
+            rng_gsi = strtoull(argv[i + 1], NULL, 0);
     }
     if (!addr) {
         fprintf(stderr, "blktest: usage: blktest --mmio ADDR --irq GSI\n");
@@ -323,8 +370,12 @@ static status_t start_driver(int argc, char **argv)
         n = 5;
     const char *dargv[8] = {"/bin/virtio-blk"};
     int k = 1;
-    for (int i = 1; i < argc && k < 7; i++)
-        dargv[k++] = argv[i];
+    for (int i = 1; i + 1 < argc && k < 6; i++) {
+        if (!strcmp(argv[i], "--mmio") || !strcmp(argv[i], "--irq")) {
+            dargv[k++] = argv[i];
+            dargv[k++] = argv[++i];
+        }
+    }
     dargv[k] = NULL;
     struct nb_spawn sp = {.name = "virtio-blk",
                           .elf = elf,
