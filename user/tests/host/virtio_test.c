@@ -12,7 +12,15 @@
 #include "lib/ktest.h"
 #include "nb/virtio.h"
 
-enum fake_bug { BUG_NONE, BUG_BAD_ID, BUG_BIG_LEN, BUG_ID_TWICE, BUG_RUNAWAY, BUG_SCRIBBLE };
+enum fake_bug {
+    BUG_NONE,
+    REVERSE,
+    BUG_BAD_ID,
+    BUG_BIG_LEN,
+    BUG_ID_TWICE,
+    BUG_RUNAWAY,
+    BUG_SCRIBBLE
+};
 
 struct fake_queue {
     uint32_t num, ready;
@@ -49,6 +57,7 @@ static void fake_process(struct fake *f, unsigned qi)
     volatile uint16_t *avail = (volatile uint16_t *)(uintptr_t)q->avail;
     volatile uint16_t *used = (volatile uint16_t *)(uintptr_t)q->used;
     volatile struct nb_virtq_used_elem *ring = (volatile struct nb_virtq_used_elem *)(used + 2);
+    uint16_t first_used = q->used_idx;
     while (q->last_avail != avail[1]) {
         uint16_t head = avail[2 + q->last_avail % q->num];
         q->last_avail++;
@@ -90,6 +99,17 @@ static void fake_process(struct fake *f, unsigned qi)
         }
         used[1] = q->used_idx;
         f->processed++;
+    }
+    if (f->bug == REVERSE) { // complete out of order: newest first
+        uint16_t n = (uint16_t)(q->used_idx - first_used);
+        for (uint16_t k = 0; k < n / 2; k++) {
+            struct nb_virtq_used_elem a = ring[(uint16_t)(first_used + k) % q->num];
+            struct nb_virtq_used_elem b = ring[(uint16_t)(first_used + n - 1 - k) % q->num];
+            ring[(uint16_t)(first_used + k) % q->num].id = b.id;
+            ring[(uint16_t)(first_used + k) % q->num].len = b.len;
+            ring[(uint16_t)(first_used + n - 1 - k) % q->num].id = a.id;
+            ring[(uint16_t)(first_used + n - 1 - k) % q->num].len = a.len;
+        }
     }
     if (f->bug == BUG_SCRIBBLE) // after the device read them all
         memset(desc, 0xff, q->num * sizeof(*desc));
@@ -577,6 +597,57 @@ static void virtq_bad_device(struct ktest *t)
     teardown(&s);
 }
 
+// Block-style requests (header out, data in or out, status in) completed
+// newest first, in batches of varying size: every cookie comes back once,
+// with the right length, and the free list ends whole.
+static void virtq_out_of_order(struct ktest *t)
+{
+    struct setup s;
+    ASSERT_TRUE(setup(t, &s, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_EVENT_IDX, 16));
+    s.f.auto_run = false;
+    s.f.bug = REVERSE;
+    static uint8_t hdr[5][16], data[5][64], status[5];
+    unsigned done = 0;
+    for (unsigned round = 0; round < 3000; round++) {
+        unsigned n = 1 + round % 5; // 3 descriptors each: 5 fit in 16
+        for (unsigned r = 0; r < n; r++) {
+            memset(hdr[r], (int)(round + r), sizeof(hdr[r]));
+            struct nb_virtq_buf b[3] = {buf(hdr[r], 16), buf(data[r], 16 + 8 * r),
+                                        buf(&status[r], 1)};
+            if (nb_virtq_add(&s.q, b, 1, 2, &status[r]) != OK) {
+                KTEST_FAIL_(t, "round %u: add %u failed", round, r);
+                teardown(&s);
+                return;
+            }
+        }
+        nb_virtq_kick(&s.q);
+        fake_process(&s.f, 0);
+        bool seen[5] = {0};
+        void *ck;
+        uint32_t len;
+        for (unsigned r = 0; r < n; r++) {
+            if (nb_virtq_get(&s.q, &ck, &len) != OK) {
+                KTEST_FAIL_(t, "round %u: get %u failed", round, r);
+                teardown(&s);
+                return;
+            }
+            unsigned which = (unsigned)((uint8_t *)ck - status);
+            EXPECT_EQ(which, n - 1 - r); // newest first
+            if (which < 5) {
+                EXPECT_FALSE(seen[which]);
+                seen[which] = true;
+                EXPECT_EQ(len, 16 + 8 * which + 1);
+            }
+            done++;
+        }
+        EXPECT_EQ(s.q.num_free, 16);
+    }
+    EXPECT_EQ(done, 9000u);
+    EXPECT_EQ(s.q.device_errors, 0u);
+    EXPECT_FALSE(s.f.walk_error);
+    teardown(&s);
+}
+
 // ---- virtio-pci: configuration space with vendor capabilities, BARs
 // routed to the same fake state (common configuration layout).
 struct fake_pci {
@@ -799,4 +870,4 @@ static void virtio_pci_modern(struct ktest *t)
 KTEST_SUITE(virtio, KTEST_CASE(virtio_mmio_probe), KTEST_CASE(virtio_negotiate),
             KTEST_CASE(virtq_setup_errors), KTEST_CASE(virtq_echo),
             KTEST_CASE(virtq_notify_suppression), KTEST_CASE(virtq_bad_device),
-            KTEST_CASE(virtio_pci_modern));
+            KTEST_CASE(virtq_out_of_order), KTEST_CASE(virtio_pci_modern));
