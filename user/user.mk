@@ -39,6 +39,8 @@ USER_PROTO_H := $(patsubst %,$(PROTO_GEN)/%.h,$(USER_PROTO_NAMES))
 USER_PROTO_C := $(patsubst %,$(PROTO_GEN)/%.c,$(USER_PROTO_NAMES))
 
 LIBNIMBUS_SRC := $(sort $(wildcard user/lib/*.c)) $(USER_KLIB_C) $(USER_PROTO_C) user/lib/start.S
+# libvirtio (docs/VIRTIO.md).
+LIBNIMBUS_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 LIBNIMBUS_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(LIBNIMBUS_SRC))
 USER_KTEST_OBJ := $(patsubst %,$(USER_BUILD)/obj/%.o,$(USER_KTEST_C) user/tests/ktest_output.c)
 
@@ -66,6 +68,15 @@ console_PATH := bin/console
 USER_PROGS += devmgr
 devmgr_SRC  := services/devmgr/main.c services/devmgr/discover.c services/devmgr/drivers.c
 devmgr_PATH := bin/devmgr
+# virtio drivers (docs/VIRTIO.md): services/virtio-NAME/ is /bin/virtio-NAME,
+# each with the shared glue in services/virtio-common/.
+VIRTIO_DRIVERS := $(patsubst services/virtio-%/main.c,virtio-%,$(sort $(wildcard services/virtio-*/main.c)))
+USER_PROGS += $(VIRTIO_DRIVERS)
+$(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)/*.c)) services/virtio-common/vdrv.c)$(eval $(d)_PATH := bin/$(d)))
+USER_PROGS += blktest
+blktest_SRC := user/tests/blktest.c
+blktest_PATH := test/blktest
+blktest_KTEST := 1
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
 USER_PROGS += sysinfo
@@ -177,6 +188,8 @@ USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
 USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
 # The device manager's discovery and driver table (suites devmgr_*).
 USER_HOST_SRC += services/devmgr/discover.c services/devmgr/drivers.c services/devmgr/devmgr_test.c
+# libvirtio against a fake device (suites virtio_*).
+USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \

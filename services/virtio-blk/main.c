@@ -1,0 +1,572 @@
+// virtio-blk: a block driver serving the block protocol (proto/block.nidl,
+// docs/VIRTIO.md) on its service channel.
+//
+//   virtio-blk (--mmio ADDR --irq GSI | --pci BUS:DEV.FN)
+//
+// Roles: `service` (the server end of the block protocol's first
+// connection), and those of vdrv.h (`mmio`, `irq` or `pci`, `dma`).
+//
+// Each request takes a slot: a header, a status byte and a 64 KiB bounce
+// buffer in DMA memory (client vmos are not DMA memory: the driver copies
+// with NB_SYS_VMO_READ/WRITE). While every slot is busy, connections stop
+// being read (their watch is stopped) until one frees up.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../virtio-common/vdrv.h"
+#include "proto/block.h"
+#include "nb/bootstrap.h"
+#include "nb/debug.h"
+#include "nb/loop.h"
+#include "nb/syscall.h"
+
+#define VIRTIO_BLK_F_RO       5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH    9
+#define VIRTIO_BLK_F_DISCARD  13
+
+#define VIRTIO_BLK_T_IN      0
+#define VIRTIO_BLK_T_OUT     1
+#define VIRTIO_BLK_T_FLUSH   4
+#define VIRTIO_BLK_T_DISCARD 11
+
+#define VIRTIO_BLK_S_OK     0
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define CFG_CAPACITY 0
+#define CFG_BLK_SIZE 20
+
+#define MAX_SLOTS  16
+#define QUEUE_WANT 64
+#define SLOT_BYTES ((size_t)BLOCK_MAX_SECTORS * BLOCK_SECTOR_SIZE)
+#define SLOT_META  64 // header 16, discard segment 16, status 1
+
+struct blk_hdr {
+    uint32_t type;
+    uint32_t reserved;
+    uint64_t sector;
+};
+struct blk_discard {
+    uint64_t sector;
+    uint32_t sectors;
+    uint32_t flags;
+};
+
+struct conn {
+    handle_t ch;
+    handle_t vmo;
+    struct nb_channel_watch watch;
+    struct conn *next_blocked;
+    unsigned inflight;
+    bool closed, blocked;
+};
+
+struct slot {
+    bool busy;
+    struct conn *c;
+    uint32_t txid, ordinal;
+    uint64_t offset;
+    uint32_t bytes;
+    uint8_t *meta; // DMA: header, discard segment, status
+    uint64_t meta_pa;
+    struct vdrv_dma data;
+};
+
+static struct {
+    struct vdrv v;
+    struct nb_virtq q;
+    struct vdrv_dma ring, meta;
+    struct slot slot[MAX_SLOTS];
+    unsigned nslots, free_slots;
+    struct nb_loop loop;
+    struct nb_wait irq_wait;
+    uint64_t sectors;
+    uint32_t block_size, flags;
+    bool dead;
+    struct conn *blocked; // connections waiting for a slot
+    struct conn *cur;     // the connection a request came from (handlers)
+    uint32_t cur_txid;
+} blk;
+
+static void conn_free_if_done(struct conn *c)
+{
+    if (!c->closed || c->inflight || c->blocked)
+        return;
+    if (c->vmo != HANDLE_INVALID)
+        nb_handle_close(c->vmo);
+    nb_handle_close(c->ch);
+    free(c);
+}
+
+static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status_t st)
+{
+    if (c->closed)
+        return;
+    uint8_t buf[BLOCK_MAX_MSG_BYTES];
+    struct nb_msg_in m = {.bytes = buf, .bytes_cap = sizeof(buf)};
+    status_t s;
+    switch (ordinal) {
+    case BLOCK_READ_ORDINAL:
+        s = block_read_response_encode(&m, st);
+        break;
+    case BLOCK_WRITE_ORDINAL:
+        s = block_write_response_encode(&m, st);
+        break;
+    case BLOCK_FLUSH_ORDINAL:
+        s = block_flush_response_encode(&m, st);
+        break;
+    default:
+        s = block_discard_response_encode(&m, st);
+        break;
+    }
+    if (s != OK)
+        return;
+    memcpy(buf, &txid, sizeof(txid));
+    struct nb_msg_out out = {.bytes = buf, .nbytes = m.nbytes};
+    if ((s = nb_channel_write(c->ch, &out)) != OK && s != ERR_PEER_CLOSED)
+        nb_logf("virtio-blk: reply: %s", status_str(s));
+}
+
+static void watch_conn(struct conn *c);
+
+static void unblock(void)
+{
+    while (blk.blocked && blk.free_slots) {
+        struct conn *c = blk.blocked;
+        blk.blocked = c->next_blocked;
+        c->blocked = false;
+        if (c->closed)
+            conn_free_if_done(c);
+        else
+            watch_conn(c);
+    }
+}
+
+static void complete(struct slot *sl, status_t st)
+{
+    struct conn *c = sl->c;
+    if (st == OK) {
+        uint8_t dev = sl->meta[32];
+        st = dev == VIRTIO_BLK_S_OK ? OK : dev == VIRTIO_BLK_S_UNSUPP ? ERR_NOT_SUPPORTED : ERR_IO;
+    }
+    if (st == OK && sl->ordinal == BLOCK_READ_ORDINAL && !c->closed) {
+        if (c->vmo == HANDLE_INVALID)
+            st = ERR_BAD_STATE;
+        else if (nb_vmo_write(c->vmo, sl->data.va, sl->offset, sl->bytes) != OK)
+            st = ERR_OUT_OF_RANGE;
+    }
+    reply_status(c, sl->ordinal, sl->txid, st);
+    sl->busy = false;
+    sl->c = NULL;
+    blk.free_slots++;
+    c->inflight--;
+    conn_free_if_done(c);
+}
+
+static void fail_all(void)
+{
+    blk.dead = true;
+    for (unsigned i = 0; i < blk.nslots; i++)
+        if (blk.slot[i].busy)
+            complete(&blk.slot[i], ERR_IO);
+}
+
+static void drain(void)
+{
+    void *cookie;
+    uint32_t len;
+    status_t s;
+    while (!blk.dead && (s = nb_virtq_get(&blk.q, &cookie, &len)) != ERR_SHOULD_WAIT) {
+        if (s == ERR_BAD_STATE || (s != OK && !cookie)) {
+            nb_logf("virtio-blk: the device returned a bad used entry (%s)", status_str(s));
+            if (s == ERR_BAD_STATE || blk.q.broken) {
+                nb_virtio_fail(&blk.v.dev);
+                fail_all();
+            }
+            continue;
+        }
+        complete(cookie, s == OK ? OK : ERR_IO);
+    }
+    unblock();
+}
+
+static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
+{
+    (void)observed;
+    if (status != OK) {
+        nb_logf("virtio-blk: interrupt wait: %s", status_str(status));
+        nb_loop_quit(loop);
+        return;
+    }
+    vdrv_irq_status(&blk.v);
+    drain();
+    vdrv_irq_ack(&blk.v);
+    drain();
+    if (nb_wait_start(loop, w) != OK)
+        nb_loop_quit(loop);
+}
+
+// ---- Requests.
+static struct slot *take_slot(void)
+{
+    for (unsigned i = 0; i < blk.nslots; i++) {
+        if (!blk.slot[i].busy) {
+            blk.slot[i].busy = true;
+            blk.free_slots--;
+            return &blk.slot[i];
+        }
+    }
+    return NULL;
+}
+
+static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_t count,
+                       uint64_t offset)
+{
+    if (blk.dead)
+        return ERR_IO;
+    struct slot *sl = take_slot();
+    if (!sl)
+        return ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    struct conn *c = blk.cur;
+    sl->c = c;
+    sl->txid = blk.cur_txid;
+    sl->ordinal = ordinal;
+    sl->offset = offset;
+    sl->bytes = count * BLOCK_SECTOR_SIZE;
+    struct blk_hdr h = {.type = type, .sector = sector};
+    memcpy(sl->meta, &h, sizeof(h));
+    sl->meta[32] = 0xff;
+    struct nb_virtq_buf b[3];
+    unsigned out = 1, in = 0;
+    b[0] = (struct nb_virtq_buf){sl->meta_pa, sizeof(h)};
+    if (type == VIRTIO_BLK_T_OUT) {
+        b[out++] = (struct nb_virtq_buf){sl->data.pa, sl->bytes};
+    } else if (type == VIRTIO_BLK_T_IN) {
+        b[out + in++] = (struct nb_virtq_buf){sl->data.pa, sl->bytes};
+    } else if (type == VIRTIO_BLK_T_DISCARD) {
+        struct blk_discard d = {.sector = sector, .sectors = count};
+        memcpy(sl->meta + 16, &d, sizeof(d));
+        b[out++] = (struct nb_virtq_buf){sl->meta_pa + 16, sizeof(d)};
+    }
+    b[out + in++] = (struct nb_virtq_buf){sl->meta_pa + 32, 1};
+    status_t s = nb_virtq_add(&blk.q, b, out, in, sl);
+    if (s != OK) {
+        sl->busy = false;
+        blk.free_slots++;
+        return s == ERR_SHOULD_WAIT ? ERR_NO_RESOURCES : ERR_IO;
+    }
+    c->inflight++;
+    nb_virtq_kick(&blk.q);
+    return OK;
+}
+
+static status_t check_range(uint64_t sector, uint32_t count)
+{
+    if (count == 0 || count > BLOCK_MAX_SECTORS)
+        return ERR_INVALID_ARGS;
+    if (sector >= blk.sectors || count > blk.sectors - sector)
+        return ERR_OUT_OF_RANGE;
+    return OK;
+}
+
+// Handlers: an immediate answer is encoded into reply; a submitted request
+// leaves reply empty and is answered when the device completes it.
+static status_t h_get_info(void *ctx, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    return block_get_info_response_encode(reply, blk.dead ? ERR_IO : OK, blk.sectors,
+                                          blk.block_size, blk.flags, blk.nslots);
+}
+
+static status_t h_attach_vmo(void *ctx, handle_t vmo, struct nb_msg_in *reply)
+{
+    struct conn *c = ctx;
+    if (c->vmo != HANDLE_INVALID)
+        nb_handle_close(c->vmo);
+    c->vmo = vmo;
+    return block_attach_vmo_response_encode(reply, OK);
+}
+
+static status_t h_rw(struct conn *c, uint32_t ordinal, uint64_t sector, uint32_t count,
+                     uint64_t offset, struct nb_msg_in *reply)
+{
+    status_t st = check_range(sector, count);
+    uint32_t bytes = count * BLOCK_SECTOR_SIZE;
+    if (st == OK && c->vmo == HANDLE_INVALID)
+        st = ERR_BAD_STATE;
+    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL && (blk.flags & BLOCK_FLAG_READ_ONLY))
+        st = ERR_ACCESS_DENIED;
+    if (st == OK && offset + bytes < offset)
+        st = ERR_OUT_OF_RANGE;
+    if (st == OK) {
+        uint64_t size;
+        if (nb_vmo_get_size(c->vmo, &size) != OK || offset > size || size - offset < bytes)
+            st = ERR_OUT_OF_RANGE;
+    }
+    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL) {
+        // Peek at the slot submit will take, to fill its bounce buffer.
+        struct slot *sl = NULL;
+        for (unsigned i = 0; i < blk.nslots && !sl; i++)
+            if (!blk.slot[i].busy)
+                sl = &blk.slot[i];
+        if (!sl)
+            st = ERR_NO_RESOURCES;
+        else if (nb_vmo_read(c->vmo, sl->data.va, offset, bytes) != OK)
+            st = ERR_OUT_OF_RANGE;
+    }
+    if (st == OK)
+        st = submit(ordinal, ordinal == BLOCK_READ_ORDINAL ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+                    sector, count, offset);
+    if (st == OK)
+        return OK;
+    return ordinal == BLOCK_READ_ORDINAL ? block_read_response_encode(reply, st)
+                                         : block_write_response_encode(reply, st);
+}
+
+static status_t h_read(void *ctx, uint64_t sector, uint32_t count, uint64_t offset,
+                       struct nb_msg_in *reply)
+{
+    return h_rw(ctx, BLOCK_READ_ORDINAL, sector, count, offset, reply);
+}
+
+static status_t h_write(void *ctx, uint64_t sector, uint32_t count, uint64_t offset,
+                        struct nb_msg_in *reply)
+{
+    return h_rw(ctx, BLOCK_WRITE_ORDINAL, sector, count, offset, reply);
+}
+
+static status_t h_flush(void *ctx, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    if (!(blk.flags & BLOCK_FLAG_FLUSH))
+        return block_flush_response_encode(reply, blk.dead ? ERR_IO : OK);
+    status_t st = submit(BLOCK_FLUSH_ORDINAL, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+    return st == OK ? OK : block_flush_response_encode(reply, st);
+}
+
+static status_t h_discard(void *ctx, uint64_t sector, uint32_t count, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    status_t st = check_range(sector, count);
+    if (!(blk.flags & BLOCK_FLAG_DISCARD))
+        st = ERR_NOT_SUPPORTED;
+    else if (st == OK && (blk.flags & BLOCK_FLAG_READ_ONLY))
+        st = ERR_ACCESS_DENIED;
+    if (st == OK)
+        st = submit(BLOCK_DISCARD_ORDINAL, VIRTIO_BLK_T_DISCARD, sector, count, 0);
+    return st == OK ? OK : block_discard_response_encode(reply, st);
+}
+
+static struct conn *conn_new(handle_t ch);
+
+static status_t h_connect(void *ctx, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    handle_t mine, theirs;
+    status_t s = nb_channel_create(0, &mine, &theirs);
+    if (s != OK)
+        return block_connect_response_encode(reply, s, HANDLE_INVALID);
+    if (!conn_new(mine)) {
+        nb_handle_close(mine);
+        nb_handle_close(theirs);
+        return block_connect_response_encode(reply, ERR_NO_MEMORY, HANDLE_INVALID);
+    }
+    return block_connect_response_encode(reply, OK, theirs);
+}
+
+static const struct block_server_ops ops = {
+    .get_info = h_get_info,
+    .attach_vmo = h_attach_vmo,
+    .read = h_read,
+    .write = h_write,
+    .flush = h_flush,
+    .discard = h_discard,
+    .connect = h_connect,
+};
+
+// ---- Connections.
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct conn *c = w->ctx;
+    (void)loop;
+    for (;;) {
+        if (blk.free_slots == 0) {
+            // Wait for a slot before reading more.
+            nb_channel_watch_stop(&blk.loop, &c->watch);
+            c->blocked = true;
+            c->next_blocked = NULL;
+            struct conn **p = &blk.blocked;
+            while (*p)
+                p = &(*p)->next_blocked;
+            *p = c;
+            return;
+        }
+        uint8_t buf[BLOCK_MAX_MSG_BYTES], rbuf[BLOCK_MAX_MSG_BYTES];
+        handle_t hs[BLOCK_MAX_MSG_HANDLES], rhs[BLOCK_MAX_MSG_HANDLES];
+        struct nb_msg_in m = {.bytes = buf,
+                              .handles = hs,
+                              .bytes_cap = sizeof(buf),
+                              .handles_cap = BLOCK_MAX_MSG_HANDLES};
+        status_t s = nb_channel_read(c->ch, &m);
+        if (s == ERR_SHOULD_WAIT)
+            return;
+        if (s != OK) {
+            if (s != ERR_PEER_CLOSED)
+                nb_logf("virtio-blk: channel read: %s", status_str(s));
+            return;
+        }
+        struct nb_msg_in r = {.bytes = rbuf,
+                              .handles = rhs,
+                              .bytes_cap = sizeof(rbuf),
+                              .handles_cap = BLOCK_MAX_MSG_HANDLES};
+        struct nb_msg_header h;
+        if (m.nbytes >= sizeof(h))
+            memcpy(&h, buf, sizeof(h));
+        blk.cur = c;
+        blk.cur_txid = m.nbytes >= sizeof(h) ? h.txid : 0;
+        s = block_dispatch(&ops, c, &m, &r);
+        if (s != OK) {
+            nb_logf("virtio-blk: bad request: %s", status_str(s));
+            for (uint32_t i = 0; i < m.nhandles; i++)
+                nb_handle_close(hs[i]);
+            continue;
+        }
+        if (r.nbytes) {
+            struct nb_msg_out out = {
+                .bytes = rbuf, .handles = rhs, .nbytes = r.nbytes, .nhandles = r.nhandles};
+            if ((s = nb_channel_write(c->ch, &out)) != OK) {
+                for (uint32_t i = 0; i < r.nhandles; i++)
+                    nb_handle_close(rhs[i]);
+            }
+        }
+    }
+}
+
+static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct conn *c = w->ctx;
+    (void)loop;
+    c->closed = true;
+    conn_free_if_done(c);
+}
+
+static void watch_conn(struct conn *c)
+{
+    c->watch = (struct nb_channel_watch){
+        .channel = c->ch, .on_readable = on_readable, .on_peer_closed = on_closed, .ctx = c};
+    status_t s = nb_channel_watch_start(&blk.loop, &c->watch);
+    if (s != OK) {
+        nb_logf("virtio-blk: cannot watch a connection: %s", status_str(s));
+        c->closed = true;
+        conn_free_if_done(c);
+    }
+}
+
+static struct conn *conn_new(handle_t ch)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->ch = ch;
+    c->vmo = HANDLE_INVALID;
+    watch_conn(c);
+    return c;
+}
+
+// ---- Start-up.
+static int usage(const char *err)
+{
+    nb_logf("virtio-blk: %s", err);
+    fprintf(stderr, "usage: virtio-blk (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n");
+    return 2;
+}
+
+static status_t setup_device(void)
+{
+    struct nb_virtio_dev *d = &blk.v.dev;
+    uint64_t want = 1ull << VIRTIO_BLK_F_RO | 1ull << VIRTIO_BLK_F_BLK_SIZE |
+                    1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_DISCARD;
+    status_t s = nb_virtio_negotiate(d, want);
+    if (s != OK)
+        return s;
+    blk.sectors = nb_virtio_config_read(d, CFG_CAPACITY, 8);
+    blk.block_size = BLOCK_SECTOR_SIZE;
+    if (nb_virtio_has(d, VIRTIO_BLK_F_BLK_SIZE)) {
+        uint32_t bs = (uint32_t)nb_virtio_config_read(d, CFG_BLK_SIZE, 4);
+        if (bs >= 512 && bs <= 65536 && !(bs & (bs - 1)))
+            blk.block_size = bs;
+    }
+    if (nb_virtio_has(d, VIRTIO_BLK_F_RO))
+        blk.flags |= BLOCK_FLAG_READ_ONLY;
+    if (nb_virtio_has(d, VIRTIO_BLK_F_FLUSH))
+        blk.flags |= BLOCK_FLAG_FLUSH;
+    if (nb_virtio_has(d, VIRTIO_BLK_F_DISCARD))
+        blk.flags |= BLOCK_FLAG_DISCARD;
+    if ((s = vdrv_queue(&blk.v, &blk.q, 0, QUEUE_WANT, &blk.ring)) != OK)
+        return s;
+    blk.nslots = blk.q.size / 3;
+    if (blk.nslots > MAX_SLOTS)
+        blk.nslots = MAX_SLOTS;
+    if (blk.nslots == 0)
+        return ERR_NOT_SUPPORTED;
+    if ((s = vdrv_dma_alloc(&blk.v, (size_t)blk.nslots * SLOT_META, &blk.meta)) != OK)
+        return s;
+    for (unsigned i = 0; i < blk.nslots; i++) {
+        blk.slot[i].meta = blk.meta.va + i * SLOT_META;
+        blk.slot[i].meta_pa = blk.meta.pa + i * SLOT_META;
+        if ((s = vdrv_dma_alloc(&blk.v, SLOT_BYTES, &blk.slot[i].data)) != OK)
+            return s;
+    }
+    blk.free_slots = blk.nslots;
+    nb_virtio_driver_ok(d);
+    return OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct vdrv_args a = {0};
+    char err[128];
+    for (int i = 1; i < argc; i++) {
+        int r = vdrv_arg(&a, argc, argv, &i, err, sizeof(err));
+        if (r < 0)
+            return usage(err);
+        if (r == 0) {
+            snprintf(err, sizeof(err), "unknown argument '%s'", argv[i]);
+            return usage(err);
+        }
+    }
+    if (!vdrv_args_ok(&a, err, sizeof(err)))
+        return usage(err);
+    if (vdrv_open(&blk.v, "virtio-blk", &a, VIRTIO_ID_BLOCK) != OK)
+        return 1;
+    handle_t service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
+    if (service == HANDLE_INVALID) {
+        nb_logf("virtio-blk: no 'service' handle");
+        return 1;
+    }
+    status_t s = setup_device();
+    if (s != OK) {
+        nb_logf("virtio-blk: device setup: %s", status_str(s));
+        nb_virtio_fail(&blk.v.dev);
+        return 1;
+    }
+    if ((s = nb_loop_init(&blk.loop)) != OK)
+        return 1;
+    blk.irq_wait = (struct nb_wait){.object = blk.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
+    if ((s = nb_wait_start(&blk.loop, &blk.irq_wait)) != OK) {
+        nb_logf("virtio-blk: cannot wait: %s", status_str(s));
+        return 1;
+    }
+    vdrv_irq_ack(&blk.v);
+    if (!conn_new(service))
+        return 1;
+    nb_logf("virtio-blk: %llu sectors (%s%s%s), %u requests in flight, %s",
+            (unsigned long long)blk.sectors, blk.flags & BLOCK_FLAG_READ_ONLY ? "ro" : "rw",
+            blk.flags & BLOCK_FLAG_FLUSH ? ", flush" : "",
+            blk.flags & BLOCK_FLAG_DISCARD ? ", discard" : "", blk.nslots, blk.v.dev.tr->name);
+    s = nb_loop_run(&blk.loop, NB_DEADLINE_INFINITE);
+    nb_logf("virtio-blk: event loop stopped: %s", status_str(s));
+    nb_virtio_reset(&blk.v.dev);
+    return 1;
+}

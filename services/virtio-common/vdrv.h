@@ -1,0 +1,65 @@
+// What every virtio driver service shares (docs/VIRTIO.md): the device's
+// location from the command line, its registers and interrupt from the
+// bootstrap roles, and DMA memory.
+//
+//   --mmio ADDR[:SIZE] --irq GSI [--irq-level]   virtio-mmio (SIZE 0x200)
+//   --pci [SEG:]BUS:DEV.FN                         virtio-pci modern (MSI-X)
+//
+// Roles: `mmio` (covering the registers or the BARs), `irq` (mmio: covering
+// the GSI), `pci` (pci: covering the function), `dma`.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nb/virtio.h"
+#include "nimbus/handle.h"
+
+struct vdrv_args {
+    bool have_mmio, have_pci;
+    uint64_t mmio_addr;
+    uint32_t mmio_size;
+    uint32_t gsi;
+    bool have_irq, irq_level;
+    uint32_t pci_id; // NB_PCI_ID
+};
+
+// Consumes argv[*i] (and its value) when it is a location option: 1 if
+// consumed, 0 if not one of them, -1 on a bad value (err says why).
+int vdrv_arg(struct vdrv_args *a, int argc, char **argv, int *i, char *err, size_t errlen);
+// Checks that exactly one location was given.
+bool vdrv_args_ok(const struct vdrv_args *a, char *err, size_t errlen);
+
+struct vdrv {
+    const char *name;
+    struct nb_virtio_dev dev;
+    handle_t irq; // interrupt object (wait for SIGNAL_SIGNALED, then vdrv_irq_ack)
+    handle_t dma; // dma resource
+    handle_t mmio, pci;
+    uint32_t pci_id;
+    bool msix;
+};
+
+// Loads the bootstrap message, maps the device, checks its id and makes the
+// interrupt object. The roles are taken from the bootstrap message.
+status_t vdrv_open(struct vdrv *v, const char *name, const struct vdrv_args *a, uint32_t device_id);
+// Whether the interrupt was this device's (reads and acknowledges the
+// device's interrupt status; MSI-X: always).
+bool vdrv_irq_status(struct vdrv *v);
+status_t vdrv_irq_ack(struct vdrv *v);
+
+// Contiguous, pinned memory the device may use: mapped at va, at pa.
+struct vdrv_dma {
+    handle_t vmo;
+    uint8_t *va;
+    uint64_t pa;
+    size_t size;
+};
+status_t vdrv_dma_alloc(struct vdrv *v, size_t size, struct vdrv_dma *out);
+void vdrv_dma_free(struct vdrv_dma *m);
+
+// Sets up queue `index` with at most `want` entries (the device's maximum
+// if smaller) in fresh DMA memory.
+status_t vdrv_queue(struct vdrv *v, struct nb_virtq *q, uint16_t index, uint16_t want,
+                    struct vdrv_dma *mem);

@@ -1,0 +1,290 @@
+// virtio-net: a network driver serving the ethernet protocol
+// (proto/ethernet.nidl, docs/VIRTIO.md) on its service channel.
+//
+//   virtio-net (--mmio ADDR --irq GSI | --pci BUS:DEV.FN)
+//
+// Roles: `service` (the one client connection) and those of vdrv.h.
+// Receive ring: queue 0, RX_BUFS buffers of BUF_BYTES posted at all times;
+// transmit ring: queue 1, TX_BUFS slots. Each buffer holds the 12-byte
+// virtio-net header followed by the frame (one descriptor).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../virtio-common/vdrv.h"
+#include "nb/bootstrap.h"
+#include "nb/debug.h"
+#include "nb/loop.h"
+#include "nb/syscall.h"
+#include "proto/ethernet.h"
+
+#define VIRTIO_NET_F_MAC     5
+#define VIRTIO_NET_F_STATUS  16
+#define VIRTIO_NET_S_LINK_UP 1
+#define CFG_MAC              0
+#define CFG_STATUS           6
+
+#define NET_HDR \
+    12 // virtio 1.x: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers
+#define BUF_BYTES  2048
+#define RX_BUFS    32
+#define TX_BUFS    16
+#define QUEUE_WANT 64
+
+static struct {
+    struct vdrv v;
+    struct nb_virtq rxq, txq;
+    struct vdrv_dma rx_ring, tx_ring, rx_mem, tx_mem;
+    unsigned nrx, ntx;
+    bool tx_busy[TX_BUFS];
+    struct nb_loop loop;
+    struct nb_wait irq_wait;
+    struct nb_channel_watch service;
+    bool service_open;
+    uint64_t mac, rx_dropped;
+    uint32_t link_up;
+} net;
+
+static void post_rx(unsigned i)
+{
+    struct nb_virtq_buf b = {net.rx_mem.pa + (uint64_t)i * BUF_BYTES, BUF_BYTES};
+    if (nb_virtq_add(&net.rxq, &b, 0, 1, (void *)(uintptr_t)(i + 1)) != OK)
+        nb_logf("virtio-net: cannot post receive buffer %u", i);
+}
+
+static void send_event(struct nb_msg_in *m)
+{
+    if (!net.service_open)
+        return;
+    struct nb_msg_out out = {.bytes = m->bytes, .nbytes = m->nbytes};
+    status_t s = nb_channel_write(net.service.channel, &out);
+    if (s != OK)
+        net.rx_dropped++;
+}
+
+static void check_link(void)
+{
+    uint32_t up = 1;
+    if (nb_virtio_has(&net.v.dev, VIRTIO_NET_F_STATUS))
+        up = nb_virtio_config_read(&net.v.dev, CFG_STATUS, 2) & VIRTIO_NET_S_LINK_UP;
+    if (up == net.link_up)
+        return;
+    net.link_up = up;
+    nb_logf("virtio-net: link %s", up ? "up" : "down");
+    uint8_t buf[ETHERNET_MAX_MSG_BYTES];
+    struct nb_msg_in m = {.bytes = buf, .bytes_cap = sizeof(buf)};
+    if (ethernet_link_request_encode(&m, up) == OK)
+        send_event(&m);
+}
+
+static void drain(void)
+{
+    void *cookie;
+    uint32_t len;
+    status_t s;
+    bool reposted = false;
+    while ((s = nb_virtq_get(&net.rxq, &cookie, &len)) != ERR_SHOULD_WAIT) {
+        if (s == ERR_BAD_STATE)
+            break;
+        if (!cookie)
+            continue; // a bad used entry (counted by the queue)
+        unsigned i = (unsigned)(uintptr_t)cookie - 1;
+        if (s == OK && len >= NET_HDR + ETHERNET_FRAME_MIN && len - NET_HDR <= ETHERNET_FRAME_MAX) {
+            static uint8_t buf[ETHERNET_MAX_MSG_BYTES];
+            struct nb_msg_in m = {.bytes = buf, .bytes_cap = sizeof(buf)};
+            if (ethernet_frame_request_encode(&m, net.rx_mem.va + (size_t)i * BUF_BYTES + NET_HDR,
+                                              len - NET_HDR) == OK)
+                send_event(&m);
+        } else {
+            net.rx_dropped++;
+        }
+        post_rx(i);
+        reposted = true;
+    }
+    if (reposted)
+        nb_virtq_kick(&net.rxq);
+    while ((s = nb_virtq_get(&net.txq, &cookie, &len)) != ERR_SHOULD_WAIT) {
+        if (s == ERR_BAD_STATE)
+            break;
+        if (cookie)
+            net.tx_busy[(uintptr_t)cookie - 1] = false;
+    }
+    if (net.rxq.broken || net.txq.broken) {
+        nb_logf("virtio-net: the device broke a queue; stopping");
+        nb_virtio_fail(&net.v.dev);
+        nb_loop_quit(&net.loop);
+    }
+}
+
+static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
+{
+    (void)observed;
+    if (status != OK) {
+        nb_logf("virtio-net: interrupt wait: %s", status_str(status));
+        nb_loop_quit(loop);
+        return;
+    }
+    uint32_t isr =
+        net.v.msix ? NB_VIRTIO_ISR_QUEUE | NB_VIRTIO_ISR_CONFIG : nb_virtio_isr(&net.v.dev);
+    drain();
+    if (isr & NB_VIRTIO_ISR_CONFIG)
+        check_link();
+    vdrv_irq_ack(&net.v);
+    drain();
+    if (nb_wait_start(loop, w) != OK)
+        nb_loop_quit(loop);
+}
+
+static status_t h_get_info(void *ctx, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    return ethernet_get_info_response_encode(reply, OK, net.mac, ETHERNET_FRAME_MAX, net.link_up,
+                                             net.rx_dropped);
+}
+
+static status_t h_send(void *ctx, const void *frame, uint32_t len, struct nb_msg_in *reply)
+{
+    (void)ctx;
+    if (len < ETHERNET_FRAME_MIN || len > ETHERNET_FRAME_MAX)
+        return ethernet_send_response_encode(reply, ERR_INVALID_ARGS);
+    unsigned i = 0;
+    while (i < net.ntx && net.tx_busy[i])
+        i++;
+    if (i == net.ntx)
+        return ethernet_send_response_encode(reply, ERR_SHOULD_WAIT);
+    uint8_t *p = net.tx_mem.va + (size_t)i * BUF_BYTES;
+    memset(p, 0, NET_HDR);
+    memcpy(p + NET_HDR, frame, len);
+    struct nb_virtq_buf b = {net.tx_mem.pa + (uint64_t)i * BUF_BYTES, NET_HDR + len};
+    status_t s = nb_virtq_add(&net.txq, &b, 1, 0, (void *)(uintptr_t)(i + 1));
+    if (s == OK) {
+        net.tx_busy[i] = true;
+        nb_virtq_kick(&net.txq);
+    } else if (s != ERR_SHOULD_WAIT) {
+        s = ERR_IO;
+    }
+    return ethernet_send_response_encode(reply, s);
+}
+
+static const struct ethernet_server_ops ops = {.get_info = h_get_info, .send = h_send};
+
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    for (;;) {
+        static uint8_t buf[ETHERNET_MAX_MSG_BYTES], rbuf[ETHERNET_MAX_MSG_BYTES];
+        handle_t hs[4];
+        struct nb_msg_in m = {
+            .bytes = buf, .handles = hs, .bytes_cap = sizeof(buf), .handles_cap = 4};
+        status_t s = nb_channel_read(w->channel, &m);
+        if (s != OK)
+            return;
+        for (uint32_t i = 0; i < m.nhandles; i++)
+            nb_handle_close(hs[i]);
+        struct nb_msg_in r = {.bytes = rbuf, .bytes_cap = sizeof(rbuf)};
+        s = ethernet_dispatch(&ops, NULL, &m, &r);
+        if (s != OK) {
+            nb_logf("virtio-net: bad request: %s", status_str(s));
+            continue;
+        }
+        if (r.nbytes) {
+            struct nb_msg_out out = {.bytes = rbuf, .nbytes = r.nbytes};
+            nb_channel_write(w->channel, &out);
+        }
+    }
+}
+
+static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    (void)w;
+    net.service_open = false;
+    nb_logf("virtio-net: the client went away; frames are dropped");
+}
+
+static status_t setup_device(void)
+{
+    struct nb_virtio_dev *d = &net.v.dev;
+    status_t s = nb_virtio_negotiate(d, 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS);
+    if (s != OK)
+        return s;
+    if (nb_virtio_has(d, VIRTIO_NET_F_MAC)) {
+        for (unsigned i = 0; i < 6; i++)
+            net.mac |= nb_virtio_config_read(d, CFG_MAC + i, 1) << (8 * i);
+    } else {
+        net.mac = 0x010000424e02ull; // 02:4e:42:00:00:01, locally administered
+    }
+    if ((s = vdrv_queue(&net.v, &net.rxq, 0, QUEUE_WANT, &net.rx_ring)) != OK ||
+        (s = vdrv_queue(&net.v, &net.txq, 1, QUEUE_WANT, &net.tx_ring)) != OK)
+        return s;
+    net.nrx = net.rxq.size < RX_BUFS ? net.rxq.size : RX_BUFS;
+    net.ntx = net.txq.size < TX_BUFS ? net.txq.size : TX_BUFS;
+    if ((s = vdrv_dma_alloc(&net.v, (size_t)net.nrx * BUF_BYTES, &net.rx_mem)) != OK ||
+        (s = vdrv_dma_alloc(&net.v, (size_t)net.ntx * BUF_BYTES, &net.tx_mem)) != OK)
+        return s;
+    nb_virtio_driver_ok(d);
+    for (unsigned i = 0; i < net.nrx; i++)
+        post_rx(i);
+    nb_virtq_kick(&net.rxq);
+    return OK;
+}
+
+static int usage(const char *err)
+{
+    nb_logf("virtio-net: %s", err);
+    fprintf(stderr, "usage: virtio-net (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct vdrv_args a = {0};
+    char err[128];
+    for (int i = 1; i < argc; i++) {
+        int r = vdrv_arg(&a, argc, argv, &i, err, sizeof(err));
+        if (r < 0)
+            return usage(err);
+        if (r == 0) {
+            snprintf(err, sizeof(err), "unknown argument '%s'", argv[i]);
+            return usage(err);
+        }
+    }
+    if (!vdrv_args_ok(&a, err, sizeof(err)))
+        return usage(err);
+    if (vdrv_open(&net.v, "virtio-net", &a, VIRTIO_ID_NET) != OK)
+        return 1;
+    handle_t service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
+    if (service == HANDLE_INVALID) {
+        nb_logf("virtio-net: no 'service' handle");
+        return 1;
+    }
+    net.link_up = 2; // unknown: the first check reports it
+    status_t s = setup_device();
+    if (s != OK) {
+        nb_logf("virtio-net: device setup: %s", status_str(s));
+        nb_virtio_fail(&net.v.dev);
+        return 1;
+    }
+    if ((s = nb_loop_init(&net.loop)) != OK)
+        return 1;
+    net.irq_wait = (struct nb_wait){.object = net.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
+    net.service = (struct nb_channel_watch){
+        .channel = service, .on_readable = on_readable, .on_peer_closed = on_closed};
+    net.service_open = true;
+    if ((s = nb_wait_start(&net.loop, &net.irq_wait)) != OK ||
+        (s = nb_channel_watch_start(&net.loop, &net.service)) != OK) {
+        nb_logf("virtio-net: cannot wait: %s", status_str(s));
+        return 1;
+    }
+    vdrv_irq_ack(&net.v);
+    check_link();
+    nb_logf("virtio-net: %02x:%02x:%02x:%02x:%02x:%02x, %u rx / %u tx buffers, %s",
+            (unsigned)(net.mac & 0xff), (unsigned)(net.mac >> 8 & 0xff),
+            (unsigned)(net.mac >> 16 & 0xff), (unsigned)(net.mac >> 24 & 0xff),
+            (unsigned)(net.mac >> 32 & 0xff), (unsigned)(net.mac >> 40 & 0xff), net.nrx, net.ntx,
+            net.v.dev.tr->name);
+    s = nb_loop_run(&net.loop, NB_DEADLINE_INFINITE);
+    nb_logf("virtio-net: event loop stopped: %s", status_str(s));
+    nb_virtio_reset(&net.v.dev);
+    return 1;
+}

@@ -1,0 +1,408 @@
+// blktest: the virtio-blk driver end to end (docs/VIRTIO.md). Starts
+// /bin/virtio-blk itself with the device's resources and keeps the client
+// end of its service channel, then writes patterns, reads them back,
+// pipelines requests, checks the errors and flushes. KTAP on stdout.
+//
+//   blktest --mmio ADDR --irq GSI [--rng-mmio ADDR --rng-irq GSI]
+//
+// --mmio and --irq go to the driver; with --rng-*, case blk_rng also runs
+// /bin/virtio-rng --once on that device (resources from root_resource).
+//
+// Wants from init: handles=log?,initrd,vmex, and either mmio, irq, dma or
+// root_resource (then it derives them: MMIO for the registers' page, IRQ
+// for the GSI, DMA). Leaves sector 0 holding BLKTEST_MARK and sectors 1-8
+// the pattern of pattern_byte() for tests/integration/test_virtio.py.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ktest.h"
+#include "nb/bootstrap.h"
+#include "nb/initrd.h"
+#include "nb/process.h"
+#include "nb/syscall.h"
+#include "nb/time.h"
+#include "nb/transport.h"
+#include "nimbus/resource.h"
+#include "proto/block.h"
+
+#define BLKTEST_MARK "NIMBUS BLKTEST MARK"
+#define VMO_BYTES    (256u * 1024)
+#define WAIT_LIMIT   (30 * NB_NSEC_PER_SEC)
+
+static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID, vmo = HANDLE_INVALID;
+static struct nb_channel_transport ct;
+static uint8_t tbuf[BLOCK_MAX_MSG_BYTES + 64];
+static uint64_t sectors;
+static uint32_t flags, max_requests;
+
+static uint8_t pattern_byte(uint64_t sector, uint32_t i)
+{
+    return (uint8_t)(sector * 7 + i * 13 + (i >> 9));
+}
+
+static status_t bwrite(uint64_t sector, uint32_t count, uint64_t off)
+{
+    status_t st;
+    status_t s = block_write(&ct.tr, sector, count, off, &st);
+    return s != OK ? s : st;
+}
+
+static status_t bread(uint64_t sector, uint32_t count, uint64_t off)
+{
+    status_t st;
+    status_t s = block_read(&ct.tr, sector, count, off, &st);
+    return s != OK ? s : st;
+}
+
+static void blk_info(struct ktest *t)
+{
+    status_t st;
+    uint32_t bs;
+    ASSERT_OK(block_get_info(&ct.tr, &st, &sectors, &bs, &flags, &max_requests));
+    ASSERT_OK(st);
+    EXPECT_GE(sectors, 64u);
+    EXPECT_GE(bs, 512u);
+    EXPECT_GE(max_requests, 1u);
+    EXPECT_FALSE(flags & BLOCK_FLAG_READ_ONLY);
+    printf("# %llu sectors, block size %u, flags %#x, %u in flight\n", (unsigned long long)sectors,
+           bs, flags, max_requests);
+}
+
+static void blk_no_vmo(struct ktest *t)
+{
+    EXPECT_STATUS(bread(0, 1, 0), ERR_BAD_STATE);
+    status_t st;
+    ASSERT_OK(block_attach_vmo(&ct.tr, vmo, &st));
+    ASSERT_OK(st);
+}
+
+static void blk_write_read(struct ktest *t)
+{
+    static uint8_t buf[8 * 512], back[8 * 512];
+    for (uint32_t i = 0; i < sizeof(buf); i++)
+        buf[i] = pattern_byte(1 + i / 512, i % 512);
+    ASSERT_OK(nb_vmo_write(vmo, buf, 0, sizeof(buf)));
+    ASSERT_OK(bwrite(1, 8, 0));
+    // Clobber the vmo, read back elsewhere in it.
+    memset(back, 0, sizeof(back));
+    ASSERT_OK(nb_vmo_write(vmo, back, 0, sizeof(back)));
+    ASSERT_OK(bread(1, 8, 65536));
+    ASSERT_OK(nb_vmo_read(vmo, back, 65536, sizeof(back)));
+    EXPECT_TRUE(memcmp(buf, back, sizeof(buf)) == 0);
+    // The last sector, at the largest request.
+    static uint8_t big[BLOCK_MAX_SECTORS * 512];
+    for (uint32_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i ^ 0x5a);
+    ASSERT_OK(nb_vmo_write(vmo, big, 0, sizeof(big)));
+    ASSERT_OK(bwrite(sectors - BLOCK_MAX_SECTORS, BLOCK_MAX_SECTORS, 0));
+    ASSERT_OK(bread(sectors - BLOCK_MAX_SECTORS, BLOCK_MAX_SECTORS, 131072));
+    static uint8_t big2[sizeof(big)];
+    ASSERT_OK(nb_vmo_read(vmo, big2, 131072, sizeof(big2)));
+    EXPECT_TRUE(memcmp(big, big2, sizeof(big)) == 0);
+}
+
+static void blk_errors(struct ktest *t)
+{
+    EXPECT_STATUS(bread(sectors, 1, 0), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(bread(sectors - 1, 2, 0), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(bread(UINT64_MAX, 1, 0), ERR_OUT_OF_RANGE);
+    EXPECT_STATUS(bread(0, 0, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(bread(0, BLOCK_MAX_SECTORS + 1, 0), ERR_INVALID_ARGS);
+    EXPECT_STATUS(bread(0, 1, VMO_BYTES - 256), ERR_OUT_OF_RANGE); // past the vmo
+    EXPECT_STATUS(bwrite(0, 1, UINT64_MAX - 10), ERR_OUT_OF_RANGE);
+    status_t st;
+    if (!(flags & BLOCK_FLAG_DISCARD)) {
+        ASSERT_OK(block_discard(&ct.tr, 0, 1, &st));
+        EXPECT_STATUS(st, ERR_NOT_SUPPORTED);
+    }
+}
+
+// Many requests in flight: written back to back, answered by txid.
+static void blk_pipeline(struct ktest *t)
+{
+    enum { N = 12 };
+    uint8_t sec[512];
+    for (uint32_t r = 0; r < N; r++) {
+        memset(sec, 0xc0 + r, sizeof(sec));
+        ASSERT_OK(nb_vmo_write(vmo, sec, r * 512, sizeof(sec)));
+    }
+    for (uint32_t r = 0; r < N; r++) {
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in req = {.bytes = m, .bytes_cap = sizeof(m)};
+        ASSERT_OK(block_write_request_encode(&req, 32 + r, 1, r * 512));
+        uint32_t txid = 1000 + r;
+        memcpy(m, &txid, sizeof(txid));
+        struct nb_msg_out out = {.bytes = m, .nbytes = req.nbytes};
+        ASSERT_OK(nb_channel_write(client, &out));
+    }
+    bool seen[N] = {0};
+    for (uint32_t r = 0; r < N; r++) {
+        signals_t obs;
+        ASSERT_OK(nb_object_wait_one(client, SIGNAL_READABLE, nb_deadline_after(WAIT_LIMIT), &obs));
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in in = {.bytes = m, .bytes_cap = sizeof(m)};
+        ASSERT_OK(nb_channel_read(client, &in));
+        status_t st;
+        ASSERT_OK(block_write_response_decode(&in, &st));
+        EXPECT_OK(st);
+        uint32_t txid;
+        memcpy(&txid, m, sizeof(txid));
+        ASSERT_TRUE(txid >= 1000 && txid < 1000 + N);
+        EXPECT_FALSE(seen[txid - 1000]);
+        seen[txid - 1000] = true;
+    }
+    ASSERT_OK(bread(32, N, 0));
+    for (uint32_t r = 0; r < N; r++) {
+        ASSERT_OK(nb_vmo_read(vmo, sec, r * 512, sizeof(sec)));
+        EXPECT_EQ(sec[0], 0xc0 + r);
+        EXPECT_EQ(sec[511], 0xc0 + r);
+    }
+}
+
+// A second connection has its own vmo and sees the same disk.
+static void blk_connect(struct ktest *t)
+{
+    status_t st;
+    handle_t c2, v2;
+    ASSERT_OK(block_connect(&ct.tr, &st, &c2));
+    ASSERT_OK(st);
+    ASSERT_OK(nb_vmo_create(4096, &v2));
+    struct nb_channel_transport ct2;
+    static uint8_t buf2[BLOCK_MAX_MSG_BYTES + 64];
+    nb_channel_transport_init(&ct2, c2, buf2, sizeof(buf2));
+    ct2.timeout_ns = WAIT_LIMIT;
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 0, &st));
+    EXPECT_STATUS(st, ERR_BAD_STATE);
+    ASSERT_OK(block_attach_vmo(&ct2.tr, v2, &st));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 512, &st));
+    EXPECT_OK(st);
+    uint8_t sec[512];
+    ASSERT_OK(nb_vmo_read(v2, sec, 512, sizeof(sec)));
+    EXPECT_EQ(sec[3], pattern_byte(1, 3));
+    nb_handle_close(c2);
+}
+
+static void blk_mark_and_flush(struct ktest *t)
+{
+    uint8_t sec[512] = {0};
+    memcpy(sec, BLKTEST_MARK, sizeof(BLKTEST_MARK));
+    ASSERT_OK(nb_vmo_write(vmo, sec, 0, sizeof(sec)));
+    ASSERT_OK(bwrite(0, 1, 0));
+    status_t st;
+    ASSERT_OK(block_flush(&ct.tr, &st));
+    EXPECT_OK(st);
+}
+
+// /bin/blk over a fresh connection: its output comes back on a channel.
+static struct nb_initrd initrd;
+
+static int run_blk(const char *a1, const char *a2, const char *a3, char *out, size_t cap)
+{
+    const void *elf;
+    size_t elf_size;
+    status_t st;
+    handle_t conn, mine, theirs, proc;
+    out[0] = 0;
+    if (nb_initrd_find(&initrd, "/bin/blk", &elf, &elf_size) != OK ||
+        block_connect(&ct.tr, &st, &conn) != OK || st != OK)
+        return -1;
+    if (nb_channel_create(0, &mine, &theirs) != OK)
+        return -1;
+    const char *argv[] = {"/bin/blk", a1, a2, a3, NULL};
+    uint32_t roles[] = {BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_STDOUT};
+    handle_t hs[] = {conn, theirs};
+    struct nb_spawn sp = {.name = "blk",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = argv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = 2};
+    if (nb_spawn(&sp, &proc) != OK) {
+        nb_handle_close(mine);
+        return -1;
+    }
+    size_t n = 0;
+    for (;;) {
+        signals_t obs;
+        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED,
+                               nb_deadline_after(WAIT_LIMIT), &obs) != OK)
+            break;
+        struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
+        status_t s = nb_channel_read(mine, &m);
+        if (s == ERR_SHOULD_WAIT)
+            continue;
+        if (s != OK)
+            break;
+        n += m.nbytes;
+        if (n + 1 >= cap)
+            break;
+    }
+    out[n] = 0;
+    nb_handle_close(mine);
+    struct nb_process_info info;
+    status_t s = nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info);
+    nb_handle_close(proc);
+    return s == OK ? (int)info.exit_code : -1;
+}
+
+static void blk_command(struct ktest *t)
+{
+    static char out[16384];
+    ASSERT_EQ(run_blk("info", NULL, NULL, out, sizeof(out)), 0);
+    EXPECT_NOT_NULL(strstr(out, "sectors "));
+    EXPECT_NOT_NULL(strstr(out, "read-only no"));
+    ASSERT_EQ(run_blk("write", "40", "hello from blk", out, sizeof(out)), 0);
+    ASSERT_OK(bread(40, 1, 0));
+    char sec[512];
+    ASSERT_OK(nb_vmo_read(vmo, sec, 0, sizeof(sec)));
+    EXPECT_TRUE(memcmp(sec, "hello from blk", 15) == 0);
+    ASSERT_EQ(run_blk("read", "40", NULL, out, sizeof(out)), 0);
+    EXPECT_NOT_NULL(strstr(out, "00005000  68 65 6c 6c 6f"));
+    EXPECT_NOT_NULL(strstr(out, "|hello from blk."));
+    ASSERT_EQ(run_blk("flush", NULL, NULL, out, sizeof(out)), 0);
+    EXPECT_EQ(run_blk("read", "40", "0", out, sizeof(out)), 2); // usage
+    EXPECT_EQ(run_blk("read", "99999999", NULL, out, sizeof(out)), 1);
+}
+
+// /bin/virtio-rng --once on a second device, when given (--rng-mmio ADDR
+// --rng-irq GSI): it must feed the entropy pool and exit 0.
+static uint64_t rng_addr, rng_gsi;
+
+static void blk_rng(struct ktest *t)
+{
+    if (!rng_addr)
+        KTEST_SKIP("no --rng-mmio");
+    const void *elf;
+    size_t elf_size;
+    ASSERT_OK(nb_initrd_find(&initrd, "/bin/virtio-rng", &elf, &elf_size));
+    handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
+    if (root == HANDLE_INVALID)
+        KTEST_SKIP("no root_resource");
+    handle_t hs[4];
+    uint32_t roles[4] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
+                         BOOTSTRAP_ROLE_ENTROPY};
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_MMIO, rng_addr & ~0xfffull, 4096, &hs[0]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_IRQ, rng_gsi, 1, &hs[1]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_DMA, 0, 0, &hs[2]));
+    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_ENTROPY, 0, 0, &hs[3]));
+    char a[32], g[32];
+    snprintf(a, sizeof(a), "%#llx", (unsigned long long)rng_addr);
+    snprintf(g, sizeof(g), "%llu", (unsigned long long)rng_gsi);
+    const char *argv[] = {"/bin/virtio-rng", "--mmio", a, "--irq", g, "--once", NULL};
+    struct nb_spawn sp = {.name = "virtio-rng",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = argv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = 4};
+    handle_t proc;
+    ASSERT_OK(nb_spawn(&sp, &proc));
+    struct nb_process_info info;
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+    EXPECT_EQ(info.exit_code, 0);
+    nb_handle_close(proc);
+}
+
+KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
+            KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
+            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng));
+
+// The driver's resources: given by init, or derived from root_resource.
+static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
+{
+    *out = nb_bootstrap_take(role);
+    if (*out != HANDLE_INVALID)
+        return OK;
+    handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
+    if (root == HANDLE_INVALID)
+        return ERR_NOT_FOUND;
+    return nb_resource_create(root, kind, base, size, out);
+}
+
+static status_t start_driver(int argc, char **argv)
+{
+    uint64_t addr = 0, gsi = 0;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--mmio"))
+            addr = strtoull(argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--irq"))
+            gsi = strtoull(argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--rng-mmio"))
+            rng_addr = strtoull(argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--rng-irq"))
+            rng_gsi = strtoull(argv[i + 1], NULL, 0);
+    }
+    if (!addr) {
+        fprintf(stderr, "blktest: usage: blktest --mmio ADDR --irq GSI\n");
+        return ERR_INVALID_ARGS;
+    }
+    struct nb_initrd rd = {0};
+    handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
+    const void *elf;
+    size_t elf_size;
+    status_t s;
+    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&rd, rdh)) != OK ||
+        (s = nb_initrd_find(&rd, "/bin/virtio-blk", &elf, &elf_size)) != OK) {
+        fprintf(stderr, "blktest: no /bin/virtio-blk in the initrd\n");
+        return ERR_NOT_FOUND;
+    }
+    initrd = rd;
+    handle_t hs[5], theirs;
+    uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
+                         BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
+    uint32_t n = 4;
+    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &hs[0])) !=
+            OK ||
+        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &hs[1])) != OK ||
+        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &hs[2])) != OK) {
+        fprintf(stderr, "blktest: no device resources (mmio, irq, dma or root_resource): %s\n",
+                status_str(s));
+        return s;
+    }
+    if ((s = nb_channel_create(0, &client, &theirs)) != OK)
+        return s;
+    hs[3] = theirs;
+    handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
+    if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
+        n = 5;
+    const char *dargv[8] = {"/bin/virtio-blk"};
+    int k = 1;
+    for (int i = 1; i + 1 < argc && k < 6; i++) {
+        if (!strcmp(argv[i], "--mmio") || !strcmp(argv[i], "--irq")) {
+            dargv[k++] = argv[i];
+            dargv[k++] = argv[++i];
+        }
+    }
+    dargv[k] = NULL;
+    struct nb_spawn sp = {.name = "virtio-blk",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = dargv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = n};
+    if ((s = nb_spawn(&sp, &driver)) != OK) {
+        fprintf(stderr, "blktest: cannot start /bin/virtio-blk: %s\n", status_str(s));
+        return s;
+    }
+    nb_channel_transport_init(&ct, client, tbuf, sizeof(tbuf));
+    ct.timeout_ns = WAIT_LIMIT;
+    return nb_vmo_create(VMO_BYTES, &vmo);
+}
+
+int main(int argc, char **argv)
+{
+    if (nb_bootstrap_load() != OK) {
+        fputs("blktest: no bootstrap message\n", stderr);
+        return 1;
+    }
+    if (start_driver(argc, argv) != OK)
+        return 1;
+    int failed = ktest_run(NULL);
+    nb_handle_close(client); // the driver keeps serving nobody; end it
+    nb_task_kill(driver);
+    return failed ? 1 : 0;
+}
