@@ -128,6 +128,10 @@ def build_command(kernel: str = DEFAULT_KERNEL, initrd: Optional[str] = DEFAULT_
            "-m", str(memory), "-smp", str(int(smp)),
            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
            "-device", EXIT_DEVICE, "-kernel", kernel]
+    if machine == "microvm":
+        # Modern (version 2) virtio-mmio transports: Nimbus's drivers speak
+        # virtio 1.x only, and QEMU makes legacy ones by default.
+        cmd += ["-global", "virtio-mmio.force-legacy=false"]
     if initrd:
         cmd += ["-initrd", initrd]
     if append:
