@@ -19,6 +19,7 @@
 #include "lib/parse.h"
 #include "lib/printk.h"
 #include "lib/string.h"
+#include "mm/allocfail.h"
 #include "mm/kstack.h"
 #include "mm/mmu.h"
 #include "mm/pmm.h"
@@ -202,6 +203,30 @@ static void print_memory_summary(void)
             (unsigned long long)(s.reserved_pages * 4));
 }
 
+// Test aid: allocfail=N makes every allocation from the Nth one after the
+// kernel starts init fail (mm/allocfail.h), as if memory ran out then;
+// allocfail=N,once fails only the Nth. See docs/BOOT.md "Memory floor".
+static uint64_t boot_allocfail_nth;
+static unsigned boot_allocfail_flags = ALLOCFAIL_STICKY | ALLOCFAIL_ANY_THREAD;
+
+static status_t set_allocfail(const char *val, size_t len, bool has_val)
+{
+    size_t n = 0;
+    while (n < len && val[n] != ',')
+        n++;
+    status_t st = parse_u64(val, n, false, &boot_allocfail_nth);
+    if (st != OK || boot_allocfail_nth == 0)
+        return st != OK ? st : ERR_INVALID_ARGS;
+    if (n < len) {
+        if (len - n - 1 != 4 || strncmp(val + n + 1, "once", 4) != 0)
+            return ERR_INVALID_ARGS;
+        boot_allocfail_flags = ALLOCFAIL_ANY_THREAD;
+    }
+    return OK;
+}
+CMDLINE_PARAM(allocfail_param, "allocfail", set_allocfail,
+              "N[,once]: from init's start, the Nth allocation fails (and all later ones)");
+
 static bool no_init;
 
 static status_t set_noinit(const char *val, size_t len, bool has_val)
@@ -222,6 +247,8 @@ static void run_init(void)
         pr_err("nimbus: not starting init: this hypervisor cannot run user mode");
         return;
     }
+    if (boot_allocfail_nth)
+        allocfail_arm(boot_allocfail_nth, boot_allocfail_flags);
     status_t st = init_launch(&init);
     if (st != OK) {
         pr_err("nimbus: cannot start init: %s", status_str(st));
