@@ -40,7 +40,15 @@ static void settle(unsigned threads)
 static void take_baseline(struct baseline *b)
 {
     struct pmm_stats s;
+    // Threads of earlier cases may still be ending on other CPUs: wait until
+    // the count holds still.
     b->threads = sched_thread_count();
+    for (int i = 0, still = 0; i < 200 && still < 5; i++) {
+        thread_sleep_ns(2000000);
+        unsigned n = sched_thread_count();
+        still = n == b->threads ? still + 1 : 0;
+        b->threads = n;
+    }
     settle(b->threads);
     pmm_get_stats(&s);
     b->free_pages = s.free_pages;
@@ -166,7 +174,7 @@ static void lowmem_channel_each_failure(struct ktest *t)
     struct baseline b;
     handle_t c0, c1, v, hs[1];
     unsigned long n, injected = 0;
-    char buf[64];
+    char buf[64] = {0};
     ASSERT_OK(handle_table_init(&tab, 64));
     take_baseline(&b);
     for (n = 1; n <= MAX_STEPS; n++) {
