@@ -241,6 +241,15 @@ static void teardown(struct process *p, bool destroying)
     if (!destroying)
         obj_ref(&p->obj); // closing its handles may drop the last other reference
     irqstate_t s = obj_lock(&p->obj);
+    if (p->state == NB_PROCESS_DEAD) {
+        // Already torn down, or being torn down on another CPU: the last
+        // thread's uthread_exit and a process_kill that found no thread
+        // running can both get here (between the exit's unlock and this lock).
+        obj_unlock(&p->obj, s);
+        if (!destroying)
+            obj_unref(&p->obj);
+        return;
+    }
     p->state = NB_PROCESS_DEAD;
     list_for_each_safe(it, tmp, &p->threads)
     {
