@@ -11,6 +11,7 @@
 #include "init/boottime.h"
 #include "init/cmdline.h"
 #include "init/crash.h"
+#include "init/memfloor.h"
 #include "lib/kbench.h"
 #include "lib/klog.h"
 #include "lib/ktest.h"
@@ -18,6 +19,7 @@
 #include "lib/parse.h"
 #include "lib/printk.h"
 #include "lib/string.h"
+#include "mm/allocfail.h"
 #include "mm/kstack.h"
 #include "mm/mmu.h"
 #include "mm/pmm.h"
@@ -131,6 +133,39 @@ static void print_memory_map(void)
     }
 }
 
+// Below the floor (init/memfloor.h) the kernel says so in one line and stops
+// instead of failing somewhere later. The entry code already stopped when
+// the initrd lies on the kernel image (QEMU puts it at the top of RAM).
+#define MIN_MEMORY_MIB NIMBUS_MIN_MEMORY_MIB
+
+static uint64_t ram_mib; // the guest's RAM size as QEMU's -m gave it, about
+
+static __noreturn void not_enough_memory(const char *why)
+{
+    pr_emerg("nimbus: not enough memory: %llu MiB usable, need at least %u MiB (%s)",
+             (unsigned long long)ram_mib, MIN_MEMORY_MIB, why);
+    crash_stop();
+}
+
+// Checks before anything is allocated (the symbol table, the bss and the
+// initrd may already overlap, so nothing here may rely on them).
+static void check_memory_floor(void)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < boot_info.nmem; i++) {
+        const struct boot_mem *m = &boot_info.mem[i];
+        if (m->type == BOOT_MEM_RAM && m->base + m->size > top)
+            top = m->base + m->size;
+    }
+    ram_mib = (top + (1ull << 20) - 1) >> 20; // a guest of N MiB ends a little below N
+    paddr_t kstart = (paddr_t)__kernel_phys_start, kend = (paddr_t)__kernel_phys_end;
+    if (boot_info.initrd_size && boot_info.initrd_base < kend &&
+        boot_info.initrd_base + boot_info.initrd_size > kstart)
+        not_enough_memory("the initrd overlaps the kernel image");
+    if (ram_mib < MIN_MEMORY_MIB)
+        not_enough_memory("below the floor");
+}
+
 static void mm_init(void)
 {
     struct mem_range ram[BOOT_MAX_MEM], reserved[3];
@@ -147,6 +182,8 @@ static void mm_init(void)
     if (boot_info.initrd_size)
         reserved[nres++] = (struct mem_range){boot_info.initrd_base, boot_info.initrd_size};
     status_t st = pmm_init(ram, nram, reserved, nres);
+    if (st == ERR_NO_MEMORY) // no page left for the allocator's own metadata
+        not_enough_memory("no room for the page metadata");
     if (st != OK)
         panic("mm: cannot manage memory: %s", status_str(st));
     if ((st = arch_mmu_init()) != OK)
@@ -165,6 +202,30 @@ static void print_memory_summary(void)
             (unsigned long long)(s.high_free_pages >> 8),
             (unsigned long long)(s.reserved_pages * 4));
 }
+
+// Test aid: allocfail=N makes every allocation from the Nth one after the
+// kernel starts init fail (mm/allocfail.h), as if memory ran out then;
+// allocfail=N,once fails only the Nth. See docs/BOOT.md "Memory floor".
+static uint64_t boot_allocfail_nth;
+static unsigned boot_allocfail_flags = ALLOCFAIL_STICKY | ALLOCFAIL_ANY_THREAD;
+
+static status_t set_allocfail(const char *val, size_t len, bool has_val)
+{
+    size_t n = 0;
+    while (n < len && val[n] != ',')
+        n++;
+    status_t st = parse_u64(val, n, false, &boot_allocfail_nth);
+    if (st != OK || boot_allocfail_nth == 0)
+        return st != OK ? st : ERR_INVALID_ARGS;
+    if (n < len) {
+        if (len - n - 1 != 4 || strncmp(val + n + 1, "once", 4) != 0)
+            return ERR_INVALID_ARGS;
+        boot_allocfail_flags = ALLOCFAIL_ANY_THREAD;
+    }
+    return OK;
+}
+CMDLINE_PARAM(allocfail_param, "allocfail", set_allocfail,
+              "N[,once]: from init's start, the Nth allocation fails (and all later ones)");
 
 static bool no_init;
 
@@ -186,6 +247,8 @@ static void run_init(void)
         pr_err("nimbus: not starting init: this hypervisor cannot run user mode");
         return;
     }
+    if (boot_allocfail_nth)
+        allocfail_arm(boot_allocfail_nth, boot_allocfail_flags);
     status_t st = init_launch(&init);
     if (st != OK) {
         pr_err("nimbus: cannot start init: %s", status_str(st));
@@ -278,6 +341,7 @@ void kmain(paddr_t start_info, uint64_t entry_tsc)
                 (unsigned long long)boot_info.initrd_base);
     boot_stage("cpu");
 
+    check_memory_floor();
     mm_init();
     arch_late_init();
     struct kstack ks;

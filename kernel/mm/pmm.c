@@ -3,6 +3,7 @@
 // (below and above 4 GiB) sharing one page-metadata array, and serves
 // pmm_alloc and pmm_free under one lock.
 #include "mm/pmm.h"
+#include "mm/allocfail.h"
 
 #include "lib/compiler.h"
 #include "lib/panic.h"
@@ -285,6 +286,8 @@ status_t pmm_alloc(unsigned order, unsigned flags, paddr_t *out)
 
     if (order > PMM_MAX_ORDER || (flags & ~(PMM_LOW | PMM_ZERO)) || !out)
         return ERR_INVALID_ARGS;
+    if (allocfail_should_fail())
+        return ERR_NO_MEMORY;
     irqstate_t irq = spin_lock_irqsave(&pmm_lock);
     bool ok = (!(flags & PMM_LOW) && buddy_alloc(&zones[ZONE_HIGH], order, &pfn)) ||
               buddy_alloc(&zones[ZONE_LOW], order, &pfn);

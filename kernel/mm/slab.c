@@ -5,6 +5,7 @@
 // bad-free checks exact. kmalloc picks a size class cache, or takes a whole
 // buddy block (use PAGE_LARGE, its order in the page metadata).
 #include "mm/slab.h"
+#include "mm/allocfail.h"
 
 #include "lib/compiler.h"
 #include "lib/panic.h"
@@ -272,7 +273,7 @@ static void check_poison(const struct slab_cache *c, const void *obj)
 
 void *slab_alloc(struct slab_cache *c)
 {
-    if (!c)
+    if (!c || allocfail_should_fail())
         return NULL;
     irqstate_t irq = spin_lock_irqsave(&c->lock);
     void *p = take_object(c);

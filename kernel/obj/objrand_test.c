@@ -6,6 +6,7 @@
 // checked against it (type, rights unchanged, revocation), and at the end
 // every object, handle, message, binding, cell, heap object and page is back.
 #include "lib/string.h"
+#include "mm/slab.h"
 #include "obj/channel.h"
 #include "obj/event.h"
 #include "obj/objtest.h"
@@ -64,7 +65,10 @@ struct model {
     int step;
 };
 
-static struct model M;
+// On the heap while the test runs (over a MiB: in .bss it would be taken
+// from every boot's memory, see docs/BOOT.md "Memory floor").
+static struct model *model;
+#define M (*model)
 
 static uint32_t rnd(uint32_t n)
 {
@@ -599,7 +603,8 @@ static void objrand_mixed_operations(struct ktest *t)
     struct obj_baseline b;
 
     objtest_begin(&b);
-    memset(&M, 0, sizeof(M));
+    model = kzalloc(sizeof(*model));
+    ASSERT_NOT_NULL(model);
     M.rng = 0x9e3779b97f4a7c15ull; // fixed seed: failures reproduce
     for (int ti = 0; ti < NTABLES; ti++)
         ASSERT_OK(handle_table_init(&M.tabs[ti], TABLE_MAX));
@@ -613,6 +618,8 @@ static void objrand_mixed_operations(struct ktest *t)
     EXPECT_GT(M.ncells, 20);
     for (int ti = 0; ti < NTABLES; ti++)
         handle_table_destroy(&M.tabs[ti]);
+    kfree(model);
+    model = NULL;
     objtest_expect_baseline(t, &b);
 }
 

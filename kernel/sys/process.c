@@ -30,13 +30,13 @@ static struct uthread *to_ut(struct kobject *o)
     return container_of(o, struct uthread, obj);
 }
 
-static void teardown(struct process *p);
+static void teardown(struct process *p, bool destroying);
 
 static void process_destroy(struct kobject *o)
 {
     struct process *p = to_proc(o);
     if (p->state != NB_PROCESS_DEAD)
-        teardown(p); // never started: nothing runs in it
+        teardown(p, true); // never started: nothing runs in it
     irqstate_t s = spin_lock_irqsave(&procs_lock);
     list_remove(&p->all_node);
     live_procs--;
@@ -231,12 +231,25 @@ status_t process_start_handle(struct process *p, handle_t arg1, uint64_t entry, 
 
 // Frees what a dead process holds: threads never started, its address
 // space and its handles; then asserts TERMINATED. Runs once, in the last
-// thread to end or in whoever finds no thread left to end.
-static void teardown(struct process *p)
+// thread to end or in whoever finds no thread left to end, or in
+// process_destroy for a process that never ran (`destroying`: the count is
+// already zero, so no reference is taken: one dropped again would destroy
+// the process a second time, under the first destroy's feet).
+static void teardown(struct process *p, bool destroying)
 {
     struct list_node unstarted = LIST_INIT(unstarted);
-    obj_ref(&p->obj); // closing its handles may drop the last other reference
+    if (!destroying)
+        obj_ref(&p->obj); // closing its handles may drop the last other reference
     irqstate_t s = obj_lock(&p->obj);
+    if (p->state == NB_PROCESS_DEAD) {
+        // Already torn down, or being torn down on another CPU: the last
+        // thread's uthread_exit and a process_kill that found no thread
+        // running can both get here (between the exit's unlock and this lock).
+        obj_unlock(&p->obj, s);
+        if (!destroying)
+            obj_unref(&p->obj);
+        return;
+    }
     p->state = NB_PROCESS_DEAD;
     list_for_each_safe(it, tmp, &p->threads)
     {
@@ -270,7 +283,8 @@ static void teardown(struct process *p)
     s = obj_lock(&p->obj);
     obj_signal_locked(&p->obj, 0, SIGNAL_TERMINATED);
     obj_unlock(&p->obj, s);
-    obj_unref(&p->obj);
+    if (!destroying)
+        obj_unref(&p->obj);
 }
 
 void process_kill(struct process *p, int64_t code, uint32_t flags)
@@ -293,7 +307,7 @@ void process_kill(struct process *p, int64_t code, uint32_t flags)
     bool none_running = p->running == 0;
     obj_unlock(&p->obj, s);
     if (none_running)
-        teardown(p);
+        teardown(p, false);
 }
 
 void uthread_exit(int64_t code)
@@ -318,7 +332,7 @@ void uthread_exit(int64_t code)
     obj_signal_locked(&ut->obj, 0, SIGNAL_TERMINATED);
     obj_unlock(&ut->obj, s);
     if (last)
-        teardown(p);
+        teardown(p, false);
     thread_current()->owner = NULL;
     obj_unref(&ut->obj); // the running thread's reference
     thread_exit((int)code);

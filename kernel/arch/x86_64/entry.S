@@ -2,6 +2,7 @@
  * %ebx = physical address of struct hvm_start_info. We load our own GDT,
  * build nothing at run time (the boot page tables below are static), turn on
  * long mode and jump to the higher-half kernel. */
+#include "init/memfloor.h"
 #include "x86.h"
 
 #define KERNEL_VMA_ 0xffffffff80000000
@@ -38,6 +39,19 @@ pvh_start32:
     movl %eax, %fs
     movl %eax, %gs
 
+    /* A guest too small for the kernel and its initrd: QEMU puts the initrd
+     * (the first module) at the top of RAM, and here that is on top of the
+     * kernel image, whose data the C code cannot trust any more. */
+    cmpl $1, 12(%edi)           /* hvm_start_info.nr_modules */
+    jb 6f
+    movl 16(%edi), %ebx         /* .modlist_paddr (low half) */
+    movl (%ebx), %eax           /* modlist[0].paddr */
+    cmpl $__kernel_phys_end, %eax
+    jae 6f
+    addl 8(%ebx), %eax          /* + .size */
+    cmpl $__kernel_phys_start, %eax
+    ja too_small
+6:
     /* Long mode is required: say so on the serial port if it is missing. */
     movl $CPUID_EXT_MAX, %eax
     cpuid
@@ -66,8 +80,30 @@ pvh_start32:
     movl %eax, %cr0
     ljmp $0x18, $start64
 
+too_small:
+    /* With panic=exit on the command line, end QEMU as a panic does (37). */
+    movl 24(%edi), %edx         /* .cmdline_paddr (low half) */
+    xorl %ecx, %ecx
+    testl %edx, %edx
+    jz 8f
+7:  xorl %ecx, %ecx
+    cmpb $0, (%edx)
+    je 8f
+    movl %edx, %esi
+    movl $str_panic_exit, %edi
+    movl $10, %ecx
+    repe cmpsb
+    je 9f
+    incl %edx
+    jmp 7b
+9:  movl $0x12, %ecx            /* EXIT_CODE_PANIC */
+8:  movl $msg_too_small, %ebx
+    jmp print_halt
+
 no_long_mode:
     movl $msg_no_lm, %ebx
+    xorl %ecx, %ecx
+print_halt:                     /* %ebx: message; %ecx: exit code or 0 */
 3:  movb (%ebx), %al
     testb %al, %al
     jz 5f
@@ -80,8 +116,13 @@ no_long_mode:
     outb %al, %dx
     incl %ebx
     jmp 3b
-5:  hlt
-    jmp 5b
+5:  testl %ecx, %ecx
+    jz 10f
+    movl %ecx, %eax
+    movw $PORT_DEBUG_EXIT, %dx
+    outl %eax, %dx
+10: hlt
+    jmp 10b
 
     .code64
 start64:
@@ -101,6 +142,13 @@ boot_gdt_ptr:
     .long boot_gdt
 msg_no_lm:
     .asciz "nimbus: this CPU has no long mode (x86_64); halting\r\n"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+msg_too_small:
+    .ascii "nimbus: not enough memory: the initrd overlaps the kernel image, "
+    .asciz "need at least " STR(NIMBUS_MIN_MEMORY_MIB) " MiB\r\n"
+str_panic_exit:
+    .ascii "panic=exit"
 
     /* Boot page tables: identity and direct map of 0..4 GiB, and the kernel
      * image's first GiB at KERNEL_VMA, all with 2 MiB pages. mmu_init()

@@ -163,8 +163,12 @@ void x86_user_fault(struct trap_frame *f)
     }
     if (v == VEC_PF) {
         uint64_t cr2 = read_cr2();
-        if (user_page_fault(cr2, pf_access(f->error)) == OK)
+        status_t st = user_page_fault(cr2, pf_access(f->error));
+        if (st == OK)
             return;
+        if (st == ERR_NO_MEMORY) // a valid access the kernel had no page for
+            user_fault_kill("out of memory (no page for a page fault)", NB_EXIT_KILLED, cr2,
+                            f->rip);
         user_fault_kill(x86_exception_name(v), fault_exit_code(v), cr2, f->rip);
     }
     user_fault_kill(x86_exception_name(v), fault_exit_code(v), USER_FAULT_NO_ADDR, f->rip);
