@@ -4,4 +4,4 @@
 // panic=exit). Shared by C and the PVH entry code.
 #pragma once
 
-#define NIMBUS_MIN_MEMORY_MIB 8
+#define NIMBUS_MIN_MEMORY_MIB 11
