@@ -156,6 +156,32 @@ static status_t kmsg_copy_in(struct kmsg *m, uintptr_t umsg)
 }
 
 // Room for a message to be received, sized by what the caller offers.
+// Copies a received message (in, its handles already installed) out to the
+// caller's nb_msg_in at umsg, whose copy is *user; the sizes are reported
+// even on failure.
+static status_t received_copy_out(struct nb_msg_in *user, const struct nb_msg_in *in,
+                                  const handle_t *handles, uintptr_t umsg, status_t st)
+{
+    user->nbytes = in->nbytes;
+    user->nhandles = in->nhandles;
+    if (st == OK) {
+        status_t cst = copy_to_user((uintptr_t)user->bytes, in->bytes, in->nbytes);
+        if (cst == OK)
+            cst = copy_to_user((uintptr_t)user->handles, handles, in->nhandles * sizeof(handle_t));
+        if (cst != OK) { // the handles were installed: do not leak them
+            for (uint32_t i = 0; i < in->nhandles; i++)
+                handle_close(table(), handles[i]);
+            st = cst;
+        }
+    }
+    if (st == OK || st == ERR_BUFFER_TOO_SMALL) {
+        status_t cst = copy_to_user(umsg, user, sizeof(*user));
+        if (st == OK)
+            st = cst;
+    }
+    return st;
+}
+
 struct kin {
     struct nb_msg_in in;
     struct nb_msg_in user;
@@ -176,27 +202,9 @@ static status_t kin_prepare(struct kin *k, uintptr_t umsg)
     return bcap && !k->in.bytes ? ERR_NO_MEMORY : OK;
 }
 
-// Copies a received message out; the sizes are reported even on failure.
 static status_t kin_copy_out(struct kin *k, uintptr_t umsg, status_t st)
 {
-    k->user.nbytes = k->in.nbytes;
-    k->user.nhandles = k->in.nhandles;
-    if (st == OK) {
-        status_t cst = copy_to_user((uintptr_t)k->user.bytes, k->in.bytes, k->in.nbytes);
-        if (cst == OK)
-            cst = copy_to_user((uintptr_t)k->user.handles, k->handles,
-                               k->in.nhandles * sizeof(handle_t));
-        if (cst != OK) { // the handles were installed: do not leak them
-            for (uint32_t i = 0; i < k->in.nhandles; i++)
-                handle_close(table(), k->handles[i]);
-            st = cst;
-        }
-    }
-    if (st == OK || st == ERR_BUFFER_TOO_SMALL) {
-        status_t cst = copy_to_user(umsg, &k->user, sizeof(k->user));
-        if (st == OK)
-            st = cst;
-    }
+    st = received_copy_out(&k->user, &k->in, k->handles, umsg, st);
     kfree(k->in.bytes);
     return st;
 }
@@ -282,28 +290,9 @@ static status_t rt_in_prepare(struct rt_in *k, uintptr_t umsg)
     return OK;
 }
 
-// Copies a received message out; the sizes are reported even on failure.
 static status_t rt_in_copy_out(struct rt_in *k, uintptr_t umsg, status_t st)
 {
-    k->user.nbytes = k->in.nbytes;
-    k->user.nhandles = k->in.nhandles;
-    if (st == OK) {
-        status_t cst = copy_to_user((uintptr_t)k->user.bytes, k->in.bytes, k->in.nbytes);
-        if (cst == OK)
-            cst = copy_to_user((uintptr_t)k->user.handles, k->handles,
-                               k->in.nhandles * sizeof(handle_t));
-        if (cst != OK) { // the handles were installed: do not leak them
-            for (uint32_t i = 0; i < k->in.nhandles; i++)
-                handle_close(table(), k->handles[i]);
-            st = cst;
-        }
-    }
-    if (st == OK || st == ERR_BUFFER_TOO_SMALL) {
-        status_t cst = copy_to_user(umsg, &k->user, sizeof(k->user));
-        if (st == OK)
-            st = cst;
-    }
-    return st;
+    return received_copy_out(&k->user, &k->in, k->handles, umsg, st);
 }
 
 static int64_t sys_channel_call(const uint64_t a[6])
