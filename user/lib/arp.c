@@ -26,8 +26,7 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-size_t arp_build_request(uint8_t *buf, size_t cap, const uint8_t mac[6], uint32_t sip,
-                         uint32_t tip)
+size_t arp_build_request(uint8_t *buf, size_t cap, const uint8_t mac[6], uint32_t sip, uint32_t tip)
 {
     if (cap < ARP_FRAME_BYTES)
         return 0;
@@ -35,7 +34,7 @@ size_t arp_build_request(uint8_t *buf, size_t cap, const uint8_t mac[6], uint32_
     memcpy(buf + 6, mac, 6);
     put16(buf + 12, ETHERTYPE_ARP);
     uint8_t *a = buf + 14;
-    put16(a, 1);      // hardware type: Ethernet
+    put16(a, 1);          // hardware type: Ethernet
     put16(a + 2, 0x0800); // protocol type: IPv4
     a[4] = 6;
     a[5] = 4;

@@ -96,9 +96,9 @@ static void arp_ipv4_text(struct ktest *t)
     EXPECT_EQ(ip, 0xffffffffu);
     ASSERT_TRUE(arp_parse_ipv4("0.0.0.0", &ip));
     EXPECT_EQ(ip, 0u);
-    static const char *bad[] = {"",         "10.0.2",  "10.0.2.2.1", "256.0.0.1", "1..2.3",
-                                "10.0.2.2x", "a.b.c.d", "1.2.3.",     ".1.2.3",    "1.2.3.0004",
-                                "-1.2.3.4",  " 1.2.3.4"};
+    static const char *bad[] = {"",       "10.0.2",     "10.0.2.2.1", "256.0.0.1",
+                                "1..2.3", "10.0.2.2x",  "a.b.c.d",    "1.2.3.",
+                                ".1.2.3", "1.2.3.0004", "-1.2.3.4",   " 1.2.3.4"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         EXPECT_FALSE(arp_parse_ipv4(bad[i], &ip));
     char s[16];
@@ -109,5 +109,5 @@ static void arp_ipv4_text(struct ktest *t)
     EXPECT_TRUE(memcmp(mac, our_mac, 6) == 0);
 }
 
-KTEST_SUITE(arp, KTEST_CASE(arp_request_bytes), KTEST_CASE(arp_reply_parse),
-            KTEST_CASE(arp_reject), KTEST_CASE(arp_ipv4_text));
+KTEST_SUITE(arp, KTEST_CASE(arp_request_bytes), KTEST_CASE(arp_reply_parse), KTEST_CASE(arp_reject),
+            KTEST_CASE(arp_ipv4_text));
