@@ -77,6 +77,10 @@ USER_PROGS += blktest
 blktest_SRC := user/tests/blktest.c
 blktest_PATH := test/blktest
 blktest_KTEST := 1
+USER_PROGS += nettest
+nettest_SRC := user/tests/nettest.c
+nettest_PATH := test/nettest
+nettest_KTEST := 1
 fdtest_SRC := user/tests/fdtest.c
 fdtest_PATH := test/fdtest
 USER_PROGS += sysinfo
@@ -190,6 +194,8 @@ USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
 USER_HOST_SRC += services/devmgr/discover.c services/devmgr/drivers.c services/devmgr/devmgr_test.c
 # libvirtio against a fake device (suites virtio_*).
 USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))
+# Ethernet + ARP frames for arping and nettest (suite arp).
+USER_HOST_SRC += user/lib/arp.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \

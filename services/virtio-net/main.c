@@ -77,6 +77,23 @@ static void check_link(void)
         send_event(&m);
 }
 
+// Takes back the transmit slots the device is done with (also from send
+// when the ring looks full: the completion's interrupt may not have been
+// handled yet).
+static void reap_tx(void)
+{
+    void *cookie;
+    uint32_t len;
+    status_t s;
+    while ((s = nb_virtq_get(&net.txq, &cookie, &len)) != ERR_SHOULD_WAIT) {
+        if (s == ERR_BAD_STATE)
+            break;
+        uintptr_t i = (uintptr_t)cookie;
+        if (i >= 1 && i <= net.ntx)
+            net.tx_busy[i - 1] = false;
+    }
+}
+
 static void drain(void)
 {
     void *cookie;
@@ -103,12 +120,7 @@ static void drain(void)
     }
     if (reposted)
         nb_virtq_kick(&net.rxq);
-    while ((s = nb_virtq_get(&net.txq, &cookie, &len)) != ERR_SHOULD_WAIT) {
-        if (s == ERR_BAD_STATE)
-            break;
-        if (cookie)
-            net.tx_busy[(uintptr_t)cookie - 1] = false;
-    }
+    reap_tx();
     if (net.rxq.broken || net.txq.broken) {
         nb_logf("virtio-net: the device broke a queue; stopping");
         nb_virtio_fail(&net.v.dev);
@@ -150,6 +162,12 @@ static status_t h_send(void *ctx, const void *frame, uint32_t len, struct nb_msg
     unsigned i = 0;
     while (i < net.ntx && net.tx_busy[i])
         i++;
+    if (i == net.ntx) {
+        reap_tx();
+        i = 0;
+        while (i < net.ntx && net.tx_busy[i])
+            i++;
+    }
     if (i == net.ntx)
         return ethernet_send_response_encode(reply, ERR_SHOULD_WAIT);
     uint8_t *p = net.tx_mem.va + (size_t)i * BUF_BYTES;

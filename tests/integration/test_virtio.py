@@ -33,7 +33,7 @@ def blk_boot(image: str):
              "-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
              "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"]
     return boot_kernel(append="quiet panic=exit init.arg=etc/blktest.manifest",
-                       extra=extra, timeout=LIMIT, until=r"init: blktest exited with")
+                       extra=extra, timeout=LIMIT, until=r"init: blktest exited with -?\d+")
 
 
 def test_virtio_blk_roundtrip(tmp_path):
