@@ -16,6 +16,7 @@
 
 #include "../virtio-common/vdrv.h"
 #include "proto/block.h"
+#include "proto/devmgr.h"
 #include "nb/bootstrap.h"
 #include "nb/debug.h"
 #include "nb/loop.h"
@@ -386,6 +387,18 @@ static const struct block_server_ops ops = {
 };
 
 // ---- Connections.
+
+// Whether m is devmgr's `connect`: exactly a header and one handle (no
+// block request has that shape).
+static bool is_devmgr_connect(const struct nb_msg_in *m)
+{
+    struct nb_msg_header h;
+    if (m->nbytes != DEVMGR_CONNECT_REQUEST_MIN_BYTES || m->nhandles != 1)
+        return false;
+    memcpy(&h, m->bytes, sizeof(h));
+    return h.ordinal == DEVMGR_CONNECT_ORDINAL;
+}
+
 static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
 {
     struct conn *c = w->ctx;
@@ -423,6 +436,18 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
         struct nb_msg_header h;
         if (m.nbytes >= sizeof(h))
             memcpy(&h, buf, sizeof(h));
+        if (is_devmgr_connect(&m)) {
+            // devmgr's `connect` (proto/devmgr.nidl): a one-way message
+            // carrying the server end of a new client's connection. Its
+            // ordinal is block's `read`, told apart by its size and handle.
+            handle_t client;
+            if (devmgr_connect_request_decode(&m, &client) != OK || !conn_new(client)) {
+                nb_logf("virtio-blk: cannot take a client connection");
+                for (uint32_t i = 0; i < m.nhandles; i++)
+                    nb_handle_close(hs[i]);
+            }
+            continue;
+        }
         blk.cur = c;
         blk.cur_txid = m.nbytes >= sizeof(h) ? h.txid : 0;
         s = block_dispatch(&ops, c, &m, &r);
