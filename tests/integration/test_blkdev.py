@@ -78,6 +78,7 @@ def test_blk_from_nsh(tmp_path, machine):
                          r"\|nimbus-was-here\.\|", out, re.M), out
         out = run_line(vm, "blk -d 1 info; echo status $?", r"^status \d+")
         assert re.search(r"blk: cannot open block device 1: ERR_NOT_FOUND", out), out
+        assert "status 1" in out, out
         out = run_line(vm, "blk flush; echo status $?", r"^status \d+")
         assert "status 0" in out, out
         data = wait_image(image, 5 * SECTOR, TEXT)
@@ -111,6 +112,9 @@ def test_blk_from_nsh(tmp_path, machine):
             assert vm.wait(TIMEOUT) is not None, "no power-off\n" + vm.output[-4000:]
     finally:
         vm.kill()
+        if os.environ.get("BLKDEV_LOG"):
+            with open(os.environ["BLKDEV_LOG"] + "." + machine, "w") as f:
+                f.write(vm.output)
     data = image.read_bytes()
     assert len(data) == IMAGE_SECTORS * SECTOR, "the image changed size"
     assert data[5 * SECTOR:5 * SECTOR + len(TEXT)] == TEXT
