@@ -5,9 +5,9 @@
 // The driver's channel comes as the `service` role (a connection speaking
 // the block protocol: whoever started the driver hands one out with
 // `connect`), or else through the device manager: with the `devices` role,
-// blk asks devmgr to open block device N (class "blk", default 0). read hexdumps COUNT sectors (default 1, at most
-// BLOCK_MAX_SECTORS); write puts TEXT at the start of SECTOR, the rest of
-// the sector zeroed.
+// blk asks devmgr to open block device N (class "blk", default 0).
+// read hexdumps COUNT sectors (default 1, at most BLOCK_MAX_SECTORS); write
+// puts TEXT at the start of SECTOR, the rest of the sector zeroed.
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
