@@ -16,6 +16,7 @@
 
 #include "../virtio-common/vdrv.h"
 #include "proto/block.h"
+#include "proto/devmgr.h"
 #include "nb/bootstrap.h"
 #include "nb/debug.h"
 #include "nb/loop.h"
@@ -87,6 +88,7 @@ static struct {
     struct conn *blocked; // connections waiting for a slot
     struct conn *cur;     // the connection a request came from (handlers)
     uint32_t cur_txid;
+    bool deferred; // the handler submitted the request: answered on completion
 } blk;
 
 static void conn_free_if_done(struct conn *c)
@@ -257,6 +259,7 @@ static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_
         return s == ERR_SHOULD_WAIT ? ERR_NO_RESOURCES : ERR_IO;
     }
     c->inflight++;
+    blk.deferred = true;
     nb_virtq_kick(&blk.q);
     return OK;
 }
@@ -386,6 +389,18 @@ static const struct block_server_ops ops = {
 };
 
 // ---- Connections.
+
+// Whether m is devmgr's `connect`: exactly a header and one handle (no
+// block request has that shape).
+static bool is_devmgr_connect(const struct nb_msg_in *m)
+{
+    struct nb_msg_header h;
+    if (m->nbytes != DEVMGR_CONNECT_REQUEST_MIN_BYTES || m->nhandles != 1)
+        return false;
+    memcpy(&h, m->bytes, sizeof(h));
+    return h.ordinal == DEVMGR_CONNECT_ORDINAL;
+}
+
 static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
 {
     struct conn *c = w->ctx;
@@ -423,9 +438,24 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
         struct nb_msg_header h;
         if (m.nbytes >= sizeof(h))
             memcpy(&h, buf, sizeof(h));
+        if (is_devmgr_connect(&m)) {
+            // devmgr's `connect` (proto/devmgr.nidl): a one-way message
+            // carrying the server end of a new client's connection. Its
+            // ordinal is block's `read`, told apart by its size and handle.
+            handle_t client;
+            if (devmgr_connect_request_decode(&m, &client) != OK || !conn_new(client)) {
+                nb_logf("virtio-blk: cannot take a client connection");
+                for (uint32_t i = 0; i < m.nhandles; i++)
+                    nb_handle_close(hs[i]);
+            }
+            continue;
+        }
         blk.cur = c;
         blk.cur_txid = m.nbytes >= sizeof(h) ? h.txid : 0;
+        blk.deferred = false;
         s = block_dispatch(&ops, c, &m, &r);
+        if (s == ERR_BAD_STATE && blk.deferred && !r.nbytes)
+            s = OK; // the stubs' "no response encoded": it comes on completion
         if (s != OK) {
             nb_logf("virtio-blk: bad request: %s", status_str(s));
             for (uint32_t i = 0; i < m.nhandles; i++)

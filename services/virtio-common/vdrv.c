@@ -147,6 +147,16 @@ static status_t pci_bar(struct vdrv *v, uint8_t bar, uint64_t *addr)
     return *addr ? OK : ERR_BAD_STATE;
 }
 
+// Maps BAR memory with whichever `mmio` handle covers it (devmgr gives
+// one resource per memory BAR).
+static status_t pci_map(struct vdrv *v, uint64_t paddr, uint64_t size, volatile void **va)
+{
+    status_t s = map_phys(v->mmio, paddr, size, va);
+    for (unsigned i = 0; s != OK && i < v->nbars; i++)
+        s = map_phys(v->bars[i], paddr, size, va);
+    return s;
+}
+
 static status_t pci_map_bar(void *ctx, uint8_t bar, uint32_t offset, uint32_t length,
                             struct nb_vio_region *out)
 {
@@ -155,7 +165,7 @@ static status_t pci_map_bar(void *ctx, uint8_t bar, uint32_t offset, uint32_t le
     volatile void *va;
     status_t s = pci_bar(v, bar, &addr);
     if (s == OK)
-        s = map_phys(v->mmio, addr + offset, length, &va);
+        s = pci_map(v, addr + offset, length, &va);
     if (s == OK)
         nb_vio_region_mmio(out, va, length);
     return s;
@@ -189,7 +199,7 @@ static status_t pci_msix(struct vdrv *v)
     if ((s = pci_bar(v, (uint8_t)(table & 7), &bar)) != OK)
         return s;
     volatile uint32_t *entry;
-    if ((s = map_phys(v->mmio, bar + (table & ~7u), 16, (volatile void **)&entry)) != OK)
+    if ((s = pci_map(v, bar + (table & ~7u), 16, (volatile void **)&entry)) != OK)
         return s;
     struct nb_msi_message msg;
     if ((s = nb_interrupt_create_msi(v->pci, v->pci_id, 0, &v->irq, &msg)) != OK)
@@ -260,6 +270,9 @@ status_t vdrv_open(struct vdrv *v, const char *name, const struct vdrv_args *a, 
         if (v->pci == HANDLE_INVALID)
             return ERR_NOT_FOUND;
         v->pci_id = a->pci_id;
+        while (v->nbars < 6 &&
+               (v->bars[v->nbars] = nb_bootstrap_take(BOOTSTRAP_ROLE_MMIO)) != HANDLE_INVALID)
+            v->nbars++;
         struct nb_virtio_pci_access acc = {v, pci_cfg_read, pci_map_bar};
         if ((s = nb_virtio_pci_init(&v->dev, &acc)) != OK) {
             nb_logf("%s: no virtio-pci device at %#x: %s", name, a->pci_id, status_str(s));

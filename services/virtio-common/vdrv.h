@@ -5,7 +5,8 @@
 //   --mmio ADDR[:SIZE] --irq GSI [--irq-level]   virtio-mmio (SIZE 0x200)
 //   --pci [SEG:]BUS:DEV.FN                         virtio-pci modern (MSI-X)
 //
-// Roles: `mmio` (covering the registers or the BARs), `irq` (mmio: covering
+// Roles: `mmio` (covering the registers; pci: one per memory BAR, as
+// devmgr gives them, or one covering them all), `irq` (mmio: covering
 // the GSI), `pci` (pci: covering the function), `dma`.
 #pragma once
 
@@ -37,6 +38,8 @@ struct vdrv {
     handle_t irq; // interrupt object (wait for SIGNAL_SIGNALED, then vdrv_irq_ack)
     handle_t dma; // dma resource
     handle_t mmio, pci;
+    handle_t bars[6]; // pci: devmgr's `mmio` handles, one per memory BAR
+    unsigned nbars;
     uint32_t pci_id;
     bool msix;
 };

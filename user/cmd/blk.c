@@ -1,12 +1,13 @@
 // blk: talks to a block driver (proto/block.nidl, docs/VIRTIO.md).
 //
-//   blk info | blk read SECTOR [COUNT] | blk write SECTOR TEXT | blk flush
+//   blk [-d N] info | read SECTOR [COUNT] | write SECTOR TEXT | flush
 //
 // The driver's channel comes as the `service` role (a connection speaking
 // the block protocol: whoever started the driver hands one out with
-// `connect`). read hexdumps COUNT sectors (default 1, at most
-// BLOCK_MAX_SECTORS); write puts TEXT at the start of SECTOR, the rest of
-// the sector zeroed.
+// `connect`), or else through the device manager: with the `devices` role,
+// blk asks devmgr to open block device N (class "blk", default 0).
+// read hexdumps COUNT sectors (default 1, at most BLOCK_MAX_SECTORS); write
+// puts TEXT at the start of SECTOR, the rest of the sector zeroed.
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,12 @@
 #include "nb/syscall.h"
 #include "nb/transport.h"
 #include "proto/block.h"
+#include "proto/devmgr.h"
 
 #define CALL_TIMEOUT (30ull * 1000000000ull)
 
 static const char usage_text[] =
-    "usage: blk info | blk read SECTOR [COUNT] | blk write SECTOR TEXT | blk flush\n";
+    "usage: blk [-d N] info | read SECTOR [COUNT] | write SECTOR TEXT | flush\n";
 
 static struct nb_channel_transport ct;
 static uint8_t tbuf[BLOCK_MAX_MSG_BYTES + 64];
@@ -65,12 +67,48 @@ static status_t attach(size_t bytes, handle_t *vmo)
     return s != OK ? s : st;
 }
 
+// A connection to block device `index` through the device manager.
+static handle_t open_device(uint32_t index)
+{
+    handle_t dev = nb_bootstrap_take(BOOTSTRAP_ROLE_DEVICES);
+    if (dev == HANDLE_INVALID) {
+        fputs("blk: no block driver (needs the `service` or the `devices` handle)\n", stderr);
+        return HANDLE_INVALID;
+    }
+    static uint64_t dbuf[(DEVMGR_MAX_MSG_BYTES + 7) / 8];
+    struct nb_channel_transport dt;
+    nb_channel_transport_init(&dt, dev, dbuf, sizeof(dbuf));
+    dt.timeout_ns = CALL_TIMEOUT;
+    status_t st;
+    handle_t ch = HANDLE_INVALID;
+    status_t s = devmgr_open(&dt.tr, "blk", 3, index, &st, &ch);
+    nb_handle_close(dev);
+    if (s != OK || st != OK) {
+        fprintf(stderr, "blk: cannot open block device %u: %s\n", index,
+                status_str(s != OK ? s : st));
+        return HANDLE_INVALID;
+    }
+    return ch;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "--help")) {
         fputs(usage_text, stdout);
-        puts("Talks to a block driver through the `service` handle (the block protocol).");
+        puts("Talks to a block driver (the block protocol) through the `service` handle,\n"
+             "or opens block device N (default 0) through the device manager (`devices`).");
         return 0;
+    }
+    uint64_t devno = 0;
+    bool have_devno = false;
+    if (argc >= 3 && !strcmp(argv[1], "-d")) {
+        if (!parse_u64(argv[2], &devno) || devno > UINT32_MAX) {
+            fputs(usage_text, stderr);
+            return 2;
+        }
+        have_devno = true;
+        argv += 2;
+        argc -= 2;
     }
     if (argc < 2) {
         fputs(usage_text, stderr);
@@ -91,11 +129,11 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    handle_t ch = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
-    if (ch == HANDLE_INVALID) {
-        fputs("blk: no block driver (start it with the driver's channel as `service`)\n", stderr);
+    handle_t ch = have_devno ? HANDLE_INVALID : nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
+    if (ch == HANDLE_INVALID)
+        ch = open_device((uint32_t)devno);
+    if (ch == HANDLE_INVALID)
         return 1;
-    }
     nb_channel_transport_init(&ct, ch, tbuf, sizeof(tbuf));
     ct.timeout_ns = CALL_TIMEOUT;
 
