@@ -557,16 +557,7 @@ int main(int argc, char **argv)
 {
     struct vdrv_args a = {0};
     char err[128];
-    for (int i = 1; i < argc; i++) {
-        int r = vdrv_arg(&a, argc, argv, &i, err, sizeof(err));
-        if (r < 0)
-            return usage(err);
-        if (r == 0) {
-            snprintf(err, sizeof(err), "unknown argument '%s'", argv[i]);
-            return usage(err);
-        }
-    }
-    if (!vdrv_args_ok(&a, err, sizeof(err)))
+    if (!vdrv_parse_args(&a, argc, argv, err, sizeof(err)))
         return usage(err);
     if (vdrv_open(&blk.v, "virtio-blk", &a, VIRTIO_ID_BLOCK) != OK)
         return 1;

@@ -105,6 +105,20 @@ bool vdrv_args_ok(const struct vdrv_args *a, char *err, size_t errlen)
     return true;
 }
 
+bool vdrv_parse_args(struct vdrv_args *a, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        int r = vdrv_arg(a, argc, argv, &i, err, errlen);
+        if (r < 0)
+            return false;
+        if (r == 0) {
+            snprintf(err, errlen, "unknown argument '%s'", argv[i]);
+            return false;
+        }
+    }
+    return vdrv_args_ok(a, err, errlen);
+}
+
 // Maps [paddr, paddr + size) of device memory; *va points at paddr.
 static status_t map_phys(handle_t mmio, uint64_t paddr, uint64_t size, volatile void **va)
 {

@@ -31,6 +31,8 @@ struct vdrv_args {
 int vdrv_arg(struct vdrv_args *a, int argc, char **argv, int *i, char *err, size_t errlen);
 // Checks that exactly one location was given.
 bool vdrv_args_ok(const struct vdrv_args *a, char *err, size_t errlen);
+// argv[1..] holds location options only (vdrv_arg), and vdrv_args_ok holds.
+bool vdrv_parse_args(struct vdrv_args *a, int argc, char **argv, char *err, size_t errlen);
 
 struct vdrv {
     const char *name;
