@@ -11,20 +11,12 @@
 #include "obj/vmo.h"
 #include "sys/ioport.h"
 #include "sys/process.h"
+#include "sys/syscall.h"
 #include "sys/usercopy.h"
 
 static struct handle_table *table(void)
 {
     return &process_current()->handles;
-}
-
-// Stores a new handle for the caller, closing it again if that fails.
-static int64_t put_handle(uintptr_t uptr, handle_t h)
-{
-    status_t st = copy_to_user(uptr, &h, sizeof(h));
-    if (st != OK)
-        handle_close(table(), h);
-    return st;
 }
 
 int64_t sys_resource_create(const uint64_t a[6])
@@ -36,7 +28,7 @@ int64_t sys_resource_create(const uint64_t a[6])
     // `mmio` role is the exception; vmo creation checks again).
     if (st == OK && a[1] == NB_RESOURCE_MMIO && (st = devmem_check(a[2], a[3])) != OK)
         handle_close(table(), h);
-    return st == OK ? put_handle(a[4], h) : st;
+    return st == OK ? sys_put_handle(a[4], h) : st;
 }
 
 int64_t sys_resource_info(const uint64_t a[6])
@@ -58,7 +50,7 @@ int64_t sys_interrupt_create(const uint64_t a[6])
     status_t st = resource_check_range(table(), (handle_t)a[0], NB_RESOURCE_IRQ, a[1], 1);
     if (st == OK)
         st = interrupt_create(table(), (uint32_t)a[1], (uint32_t)a[2], &h);
-    return st == OK ? put_handle(a[3], h) : st;
+    return st == OK ? sys_put_handle(a[3], h) : st;
 }
 
 int64_t sys_interrupt_ack(const uint64_t a[6])
@@ -91,7 +83,7 @@ int64_t sys_vmo_create_physical(const uint64_t a[6])
         st = devmem_check(pa, size);
     if (st == OK)
         st = vmo_create_physical(table(), pa, size, (uint32_t)a[3], &h);
-    return st == OK ? put_handle(a[4], h) : st;
+    return st == OK ? sys_put_handle(a[4], h) : st;
 }
 
 int64_t sys_vmo_create_contiguous(const uint64_t a[6])
@@ -102,7 +94,7 @@ int64_t sys_vmo_create_contiguous(const uint64_t a[6])
         st = ERR_INVALID_ARGS; // no flags yet: memory comes from below 4 GiB when it can
     if (st == OK)
         st = vmo_create_contiguous(table(), a[1], &h);
-    return st == OK ? put_handle(a[3], h) : st;
+    return st == OK ? sys_put_handle(a[3], h) : st;
 }
 
 int64_t sys_vmo_phys(const uint64_t a[6])
@@ -152,7 +144,7 @@ int64_t sys_interrupt_create_msi(const uint64_t a[6])
         handle_close(table(), h);
         return st;
     }
-    return put_handle(a[3], h);
+    return sys_put_handle(a[3], h);
 }
 
 #define ENTROPY_ADD_MAX 4096 // bytes per call

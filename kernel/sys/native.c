@@ -26,9 +26,7 @@ static struct handle_table *table(void)
     return &process_current()->handles;
 }
 
-// Stores a handle value for the caller; if that fails the handle is closed
-// again so it does not leak.
-static int64_t put_handle(uintptr_t uptr, handle_t h)
+int64_t sys_put_handle(uintptr_t uptr, handle_t h)
 {
     status_t st = copy_to_user(uptr, &h, sizeof(h));
     if (st != OK)
@@ -59,14 +57,14 @@ static int64_t sys_handle_duplicate(const uint64_t a[6])
 {
     handle_t out;
     status_t st = handle_duplicate(table(), (handle_t)a[0], (rights_t)a[1], &out);
-    return st == OK ? put_handle(a[2], out) : st;
+    return st == OK ? sys_put_handle(a[2], out) : st;
 }
 
 static int64_t sys_handle_replace(const uint64_t a[6])
 {
     handle_t out;
     status_t st = handle_replace(table(), (handle_t)a[0], (rights_t)a[1], &out);
-    return st == OK ? put_handle(a[2], out) : st;
+    return st == OK ? sys_put_handle(a[2], out) : st;
 }
 
 static int64_t sys_handle_info(const uint64_t a[6])
@@ -328,7 +326,7 @@ static int64_t sys_port_create(const uint64_t a[6])
 {
     handle_t h;
     status_t st = port_create(table(), &h);
-    return st == OK ? put_handle(a[0], h) : st;
+    return st == OK ? sys_put_handle(a[0], h) : st;
 }
 
 static int64_t sys_port_wait(const uint64_t a[6])
@@ -354,7 +352,7 @@ static int64_t sys_event_create(const uint64_t a[6])
 {
     handle_t h;
     status_t st = event_create(table(), &h);
-    return st == OK ? put_handle(a[0], h) : st;
+    return st == OK ? sys_put_handle(a[0], h) : st;
 }
 
 static int64_t sys_eventpair_create(const uint64_t a[6])
@@ -368,7 +366,7 @@ static int64_t sys_timer_create(const uint64_t a[6])
 {
     handle_t h;
     status_t st = timer_create(table(), &h);
-    return st == OK ? put_handle(a[0], h) : st;
+    return st == OK ? sys_put_handle(a[0], h) : st;
 }
 
 static int64_t sys_timer_set(const uint64_t a[6])
@@ -387,7 +385,7 @@ static int64_t sys_vmo_create(const uint64_t a[6])
 {
     handle_t h;
     status_t st = vmo_create(table(), a[0], &h);
-    return st == OK ? put_handle(a[1], h) : st;
+    return st == OK ? sys_put_handle(a[1], h) : st;
 }
 
 // Moves vmo bytes through a kernel bounce buffer, a page at a time.
@@ -435,7 +433,7 @@ static int64_t sys_vmo_replace_as_executable(const uint64_t a[6])
 {
     handle_t out;
     status_t st = vmo_replace_as_executable(table(), (handle_t)a[0], (handle_t)a[1], &out);
-    return st == OK ? put_handle(a[2], out) : st;
+    return st == OK ? sys_put_handle(a[2], out) : st;
 }
 
 static int64_t sys_vmo_set_size(const uint64_t a[6])
@@ -539,7 +537,7 @@ static int64_t sys_process_create(const uint64_t a[6])
     handle_t h;
     status_t st = copy_name(a[0], a[1], name);
     if (st == OK && (st = process_create(table(), name, &h)) == OK)
-        st = put_handle(a[2], h);
+        st = sys_put_handle(a[2], h);
     return st;
 }
 
@@ -599,7 +597,7 @@ static int64_t sys_thread_create(const uint64_t a[6])
         st = handle_install(table(), &ut->obj, ut->obj.ops->default_rights, &h);
         obj_unref(&ut->obj);
         if (st == OK)
-            st = put_handle(a[3], h);
+            st = sys_put_handle(a[3], h);
     }
     obj_unref(&p->obj);
     return st;

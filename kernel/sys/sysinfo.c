@@ -16,6 +16,7 @@
 #include "obj/vmo.h"
 #include "sched/clock.h"
 #include "sys/process.h"
+#include "sys/syscall.h"
 #include "sys/usercopy.h"
 
 #define LIST_SLACK 16 // extra room for entries that appear between count and fill
@@ -290,9 +291,7 @@ int64_t sys_process_get(const uint64_t a[6])
 {
     handle_t h;
     status_t st = sysinfo_process_get(table(), (handle_t)a[0], a[1], &h);
-    if (st == OK && (st = copy_to_user(a[2], &h, sizeof(h))) != OK)
-        handle_close(table(), h);
-    return st;
+    return st == OK ? sys_put_handle(a[2], h) : st;
 }
 
 int64_t sys_process_handles(const uint64_t a[6])
