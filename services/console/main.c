@@ -17,6 +17,7 @@
 #include "nb/debug.h"
 #include "nb/loop.h"
 #include "nb/syscall.h"
+#include "nb/ioport.h"
 
 // 16550 registers (offsets from the base port) and bits.
 #define UART_DATA        0 // receive / transmit
@@ -53,26 +54,14 @@ static struct {
 
 // ---- The UART ----
 
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 static uint8_t uart_in(unsigned reg)
 {
-    return inb((uint16_t)(svc.cfg.port + reg));
+    return nb_inb((uint16_t)(svc.cfg.port + reg));
 }
 
 static void uart_out(unsigned reg, uint8_t v)
 {
-    outb((uint16_t)(svc.cfg.port + reg), v);
+    nb_outb((uint16_t)(svc.cfg.port + reg), v);
 }
 
 static bool uart_present(void)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nb/ioport.h"
+
 // cppcheck-suppress stringLiteralWrite ; writing it is the fault wanted
 static const char rodata_text[] = "read-only";
 static uint8_t data_code[16] = {0xc3}; // "ret", in a non-executable data page
@@ -83,9 +85,7 @@ static void overflow(void)
 // which utest has just been allowed to use: its permission must not leak).
 static void ioport_read(void)
 {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)0x3ff));
-    (void)v;
+    (void)nb_inb(0x3ff);
 }
 
 static const struct {

@@ -20,6 +20,7 @@
 #include "nb/syscall.h"
 #include "nb/time.h"
 #include "nb/transport.h"
+#include "nb/ioport.h"
 #include "nimbus/object.h"
 #include "proto/log.h"
 
@@ -685,18 +686,6 @@ static void crash_other_exceptions(struct ktest *t)
 // COM1 is ISA IRQ 4, which QEMU's machines wire to GSI 4 (no MADT override).
 #define COM1_GSI 4
 
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 static void resource_derive_and_info(struct ktest *t)
 {
     handle_t io = nb_bootstrap_peek(BOOTSTRAP_ROLE_IOPORT), com1, h;
@@ -734,7 +723,7 @@ __attribute__((noreturn, no_stack_protector)) static void port_thread(uint64_t a
 {
     while (!port_go)
         __asm__ volatile("pause");
-    port_seen = inb(COM1_SCR);
+    port_seen = nb_inb(COM1_SCR);
     nb_thread_exit();
 }
 
@@ -758,11 +747,11 @@ static void ioport_com1_scratch(struct ktest *t)
     EXPECT_STATUS(nb_ioport_enable(HANDLE_INVALID, COM1, 1), ERR_BAD_HANDLE);
     ASSERT_OK(nb_ioport_enable(com1, COM1_SCR, 1));
     nb_handle_close(com1); // the permission stays with the process
-    uint8_t saved = inb(COM1_SCR);
-    outb(COM1_SCR, 0xa5);
-    EXPECT_EQ(inb(COM1_SCR), 0xa5);
-    outb(COM1_SCR, 0x5a);
-    EXPECT_EQ(inb(COM1_SCR), 0x5a);
+    uint8_t saved = nb_inb(COM1_SCR);
+    nb_outb(COM1_SCR, 0xa5);
+    EXPECT_EQ(nb_inb(COM1_SCR), 0xa5);
+    nb_outb(COM1_SCR, 0x5a);
+    EXPECT_EQ(nb_inb(COM1_SCR), 0x5a);
     // Every thread of the process has it (a fault would end utest).
     if (threaded) {
         port_go = 1;
@@ -773,8 +762,8 @@ static void ioport_com1_scratch(struct ktest *t)
     struct nb_process_info info;
     if (have_initrd)
         EXPECT_OK(run_to_end("/bin/hello", NULL, &info));
-    EXPECT_EQ(inb(COM1_SCR), 0x5a);
-    outb(COM1_SCR, saved);
+    EXPECT_EQ(nb_inb(COM1_SCR), 0x5a);
+    nb_outb(COM1_SCR, saved);
 }
 
 // A process without the permission faults (run after ioport_com1_scratch:
@@ -791,8 +780,8 @@ static void crash_ioport_without_permission(struct ktest *t)
 static void com1_thre(bool on)
 {
     if (!on)
-        (void)inb(COM1_IIR);
-    outb(COM1_IER, on ? IER_THRE : 0);
+        (void)nb_inb(COM1_IIR);
+    nb_outb(COM1_IER, on ? IER_THRE : 0);
 }
 
 static void interrupt_com1(struct ktest *t)
@@ -819,7 +808,7 @@ static void interrupt_com1(struct ktest *t)
     EXPECT_EQ(hi.rights,
               RIGHT_WAIT | RIGHT_INSPECT | RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_WRITE);
     // The kernel console gave its input up: the UART interrupts nothing.
-    EXPECT_EQ(inb(COM1_IER), 0);
+    EXPECT_EQ(nb_inb(COM1_IER), 0);
     // Waiting on the object.
     EXPECT_STATUS(nb_object_wait_one(intr, SIGNAL_SIGNALED, NB_DEADLINE_POLL, &seen),
                   ERR_TIMED_OUT);
@@ -840,7 +829,7 @@ static void interrupt_com1(struct ktest *t)
     EXPECT_OK(nb_interrupt_ack(intr));
     // Closing gives the line back to the kernel console, receive interrupt on.
     EXPECT_OK(nb_handle_close(intr));
-    EXPECT_EQ(inb(COM1_IER), IER_RX);
+    EXPECT_EQ(nb_inb(COM1_IER), IER_RX);
     ASSERT_OK(nb_interrupt_create(com1_irq, COM1_GSI, NB_INTERRUPT_EDGE, &intr));
     EXPECT_OK(nb_handle_close(intr));
     EXPECT_STATUS(nb_interrupt_ack(intr), ERR_BAD_HANDLE);
