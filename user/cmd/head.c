@@ -26,16 +26,9 @@ int main(int argc, char **argv)
 {
     uint64_t n = 10;
     int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
+    for (const char *a; (a = nb_option_word(argc, argv, &i)) != NULL; i++) {
         if (!strcmp(a, "--help"))
             return usage(stdout, 0);
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
         if (a[1] == 'n') {
             const char *v = a[2] ? a + 2 : argv[++i];
             if (!v) {

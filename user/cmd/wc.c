@@ -38,16 +38,9 @@ int main(int argc, char **argv)
 {
     int what = 0;
     int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
+    for (const char *a; (a = nb_option_word(argc, argv, &i)) != NULL; i++) {
         if (!strcmp(a, "--help"))
             return usage(stdout, 0);
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
         for (const char *c = a + 1; *c; c++) {
             switch (*c) {
             case 'l':

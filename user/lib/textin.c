@@ -165,3 +165,15 @@ const char *nb_textin_open_archive(struct nb_textin *in, const void *archive, si
     nb_textin_init_mem(in, e.data, e.size);
     return NULL;
 }
+
+const char *nb_option_word(int argc, char **argv, int *i)
+{
+    if (*i >= argc)
+        return NULL;
+    const char *a = argv[*i];
+    if (!strcmp(a, "--")) {
+        (*i)++;
+        return NULL;
+    }
+    return a[0] == '-' && a[1] ? a : NULL;
+}

@@ -513,7 +513,32 @@ static void text_sort(struct ktest *t)
         EXPECT_FALSE(nb_parse_count(bad[i], &v));
 }
 
+// Option words end at the first operand, at "-" (stdin, an operand) and
+// after "--"; *i then indexes the first operand.
+static void text_option_words(struct ktest *t)
+{
+    char *v1[] = {"cmd", "-n", "3", "--help", "file", "-x", NULL};
+    int i = 1;
+    EXPECT_STREQ(nb_option_word(6, v1, &i), "-n");
+    i = 3;
+    EXPECT_STREQ(nb_option_word(6, v1, &i), "--help");
+    i = 4;
+    EXPECT_NULL(nb_option_word(6, v1, &i));
+    EXPECT_EQ(i, 4);
+    char *v2[] = {"cmd", "-c", "--", "-n", NULL};
+    i = 2;
+    EXPECT_NULL(nb_option_word(4, v2, &i));
+    EXPECT_EQ(i, 3);
+    char *v3[] = {"cmd", "-", NULL};
+    i = 1;
+    EXPECT_NULL(nb_option_word(2, v3, &i));
+    EXPECT_EQ(i, 1);
+    i = 2;
+    EXPECT_NULL(nb_option_word(2, v3, &i));
+    EXPECT_EQ(i, 2);
+}
+
 KTEST_SUITE(textin, KTEST_CASE(textin_lines), KTEST_CASE(textin_long_lines),
             KTEST_CASE(textin_errors_and_chunks), KTEST_CASE(textin_open_archive),
             KTEST_CASE(text_match), KTEST_CASE(text_wc), KTEST_CASE(text_ring),
-            KTEST_CASE(text_sort));
+            KTEST_CASE(text_sort), KTEST_CASE(text_option_words));

@@ -64,6 +64,12 @@ void nb_textin_report(const struct nb_textin *in, const char *cmd, const char *a
 
 // Standard output for the text commands: fully buffered in NB_TEXTIN_CHUNK
 // bytes unless it is a terminal (then musl's line buffering stays).
+// The option words of a command line, which come before its operands
+// (POSIX): the word at argv[*i] if it is one ("-x...", "--help"), else NULL:
+// at the end, at the first operand, or after "--", which it steps over. In
+// every NULL case *i indexes the first operand.
+const char *nb_option_word(int argc, char **argv, int *i);
+
 void nb_textout_init(void);
 // Writes to standard output (through stdio). false once a write failed:
 // stop then (the errno of the first failure is kept for nb_textout_done).
