@@ -106,6 +106,28 @@ static size_t scan_dollar(struct parser *p, size_t pos)
     return pos + 1;
 }
 
+// One character of a word, inside double quotes or out of any quotes, at
+// s[pos]: a backslash escape, a $ expansion, or a plain character. Returns
+// where the next one starts (p->len after an error).
+static size_t scan_char(struct parser *p, size_t pos)
+{
+    char c = p->s[pos];
+    if (c == '\\') {
+        if (pos + 1 >= p->len) {
+            incomplete(p);
+            return p->len;
+        }
+        return pos + 2;
+    }
+    if (c == '$')
+        return scan_dollar(p, pos);
+    if (c == '`') {
+        fail(p, "`...` command substitution is not supported");
+        return p->len;
+    }
+    return pos + 1;
+}
+
 // A word from s[pos]: up to an unquoted blank or operator.
 static size_t scan_word(struct parser *p, size_t pos)
 {
@@ -131,34 +153,10 @@ static size_t scan_word(struct parser *p, size_t pos)
                     pos++;
                     break;
                 }
-                if (c == '\\') {
-                    if (pos + 1 >= p->len) {
-                        incomplete(p);
-                        return p->len;
-                    }
-                    pos += 2;
-                } else if (c == '$') {
-                    pos = scan_dollar(p, pos);
-                } else if (c == '`') {
-                    fail(p, "`...` command substitution is not supported");
-                    return p->len;
-                } else {
-                    pos++;
-                }
+                pos = scan_char(p, pos);
             }
-        } else if (c == '\\') {
-            if (pos + 1 >= p->len) {
-                incomplete(p);
-                return p->len;
-            }
-            pos += 2;
-        } else if (c == '$') {
-            pos = scan_dollar(p, pos);
-        } else if (c == '`') {
-            fail(p, "`...` command substitution is not supported");
-            return p->len;
         } else {
-            pos++;
+            pos = scan_char(p, pos);
         }
     }
     return pos;
