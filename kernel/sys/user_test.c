@@ -137,19 +137,34 @@ static void user_kill_spinning_process(struct ktest *t)
     obj_unref(&p->obj);
 }
 
-// The thread count once threads still ending on other CPUs are gone (the
-// last thread of a process ends after process_wait sees it terminated).
-static unsigned settled_thread_count(void)
+// The thread and process counts once threads and processes still ending
+// on other CPUs are gone (the last thread of a process ends after
+// process_wait sees it terminated; the process goes with its last
+// reference after that).
+static void settled_counts(unsigned *threads, uint64_t *procs)
 {
     unsigned n = sched_thread_count();
+    uint64_t p = process_live_count();
     for (int i = 0; i < 100; i++) {
         thread_sleep_ns(10 * 1000000ull);
         unsigned m = sched_thread_count();
-        if (m == n)
+        uint64_t q = process_live_count();
+        if (m == n && q == p)
             break;
         n = m;
+        p = q;
     }
-    return n;
+    *threads = n;
+    *procs = p;
+}
+
+// Waits (up to 100 ms) until no more threads or processes are left than
+// the counts given: exited threads are freed after their last switch.
+static void wait_for_counts(unsigned threads, uint64_t procs)
+{
+    for (int i = 0; i < 100 && (sched_thread_count() > threads || process_live_count() > procs);
+         i++)
+        thread_sleep_ns(1000000);
 }
 
 static void user_many_processes_return_memory(struct ktest *t)
@@ -157,12 +172,12 @@ static void user_many_processes_return_memory(struct ktest *t)
     if (!user_mode_works())
         KTEST_SKIP("this hypervisor cannot run user mode");
     struct pmm_stats before, after;
-    uint64_t procs = process_live_count();
-    unsigned threads = settled_thread_count();
+    uint64_t procs;
+    unsigned threads;
+    settled_counts(&threads, &procs); // an earlier case's process may still be ending
     struct outcome o;
     ASSERT_OK(run(PROG(exit42), &o)); // warm the caches
-    for (int i = 0; i < 100 && sched_thread_count() > threads; i++)
-        thread_sleep_ns(1000000); // its thread may still be ending on another CPU
+    wait_for_counts(threads, procs);  // its thread may still be ending on another CPU
     slab_reclaim();
     pmm_get_stats(&before);
     for (int i = 0; i < 100; i++) {
@@ -172,8 +187,7 @@ static void user_many_processes_return_memory(struct ktest *t)
             ASSERT_OK(run(PROG(null), &o));
         EXPECT_EQ(o.code, i % 10 ? 42 : NB_EXIT_FAULT_SEGV);
     }
-    for (int i = 0; i < 100 && sched_thread_count() > threads; i++)
-        thread_sleep_ns(1000000); // exited threads are freed after their last switch
+    wait_for_counts(threads, procs);
     slab_reclaim();
     pmm_get_stats(&after);
     EXPECT_EQ(process_live_count(), procs);
