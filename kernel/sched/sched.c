@@ -167,8 +167,10 @@ static void finish_switch(struct runqueue *rq)
     rq->prev = NULL;
     if (!prev)
         return;
+    // Decided before on_cpu drops: from then on a joiner may free prev.
+    bool reap = prev->state == THREAD_DEAD && prev->detached;
     __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
-    if (prev->state == THREAD_DEAD && prev->detached)
+    if (reap)
         free_thread(prev); // nothing runs on its stack any more
 }
 
