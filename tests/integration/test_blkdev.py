@@ -20,6 +20,7 @@ TIMEOUT = 60  # seconds for each step under TCG
 SECTOR = 512
 IMAGE_SECTORS = 2048  # 1 MiB
 TEXT = b"nimbus-was-here"
+HOST_TEXT = b"made-on-the-host"  # written into sector 9 before boot
 
 MACHINES = {
     # disable-legacy=on: a modern-only function (1af4:1042).
@@ -68,7 +69,9 @@ def test_blk_from_nsh(tmp_path, config):
     if not os.path.exists(KERNEL):
         pytest.fail(f"{KERNEL} is missing: run `make all` first")
     image = tmp_path / "disk.img"
-    image.write_bytes(b"\xee" * (IMAGE_SECTORS * SECTOR))
+    original = bytearray(b"\xee" * (IMAGE_SECTORS * SECTOR))
+    original[9 * SECTOR:9 * SECTOR + len(HOST_TEXT)] = HOST_TEXT
+    image.write_bytes(bytes(original))
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
              *device_args]
     vm = nl.VM(nl.build_command(accel="tcg", machine=machine, extra=extra), stdin=True).start()
@@ -96,6 +99,11 @@ def test_blk_from_nsh(tmp_path, config):
         assert "status 0" in out, out
         assert re.search(r"^00000a00  6e 69 6d 62 75 73 2d 77  61 73 2d 68 65 72 65 00  "
                          r"\|nimbus-was-here\.\|", out, re.M), out
+        # What the host wrote before boot reads back.
+        out = run_line(vm, "blk read 9; echo status $?", r"^status \d+")
+        assert "status 0" in out, out
+        assert re.search(r"^00001200  6d 61 64 65 2d 6f 6e 2d  74 68 65 2d 68 6f 73 74  "
+                         r"\|made-on-the-host\|", out, re.M), out
         out = run_line(vm, "blk -d 1 info; echo status $?", r"^status \d+")
         assert re.search(r"blk: cannot open block device 1: ERR_NOT_FOUND", out), out
         assert "status 1" in out, out
@@ -136,6 +144,10 @@ def test_blk_from_nsh(tmp_path, config):
         if machine == "q35":
             vm.send("poweroff\r")
             assert vm.wait(TIMEOUT) is not None, "no power-off\n" + vm.output[-4000:]
+            # The whole image after power-off: only sector 5 changed (cmp).
+            want = bytearray(original)
+            want[5 * SECTOR:6 * SECTOR] = TEXT + bytes(SECTOR - len(TEXT))
+            assert image.read_bytes() == bytes(want), "the image differs beyond sector 5"
     finally:
         vm.kill()
         if os.environ.get("BLKDEV_LOG"):
