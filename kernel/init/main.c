@@ -237,7 +237,10 @@ static status_t set_noinit(const char *val, size_t len, bool has_val)
 CMDLINE_PARAM(noinit_param, "noinit", set_noinit, "do not start /init");
 
 // Starts the first user program and watches it: init is not supposed to
-// end, and when it does the kernel says how.
+// end. When it cannot start or ends, the kernel says how and stops the
+// machine as after a fatal error (crash_stop: panic=exit ends QEMU, else
+// it halts): nothing is left to run, and a VMM should see the guest end
+// rather than idle forever.
 static void run_init(void)
 {
     struct process *init;
@@ -252,7 +255,7 @@ static void run_init(void)
     status_t st = init_launch(&init);
     if (st != OK) {
         pr_err("nimbus: cannot start init: %s", status_str(st));
-        return;
+        crash_stop();
     }
     process_wait(init, DEADLINE_INFINITE);
     struct nb_process_info info;
@@ -260,6 +263,7 @@ static void run_init(void)
     pr_err("nimbus: init ended (exit code %lld%s)", (long long)info.exit_code,
            info.flags & NB_PROCESS_FAULTED ? ", faulted" : "");
     obj_unref(&init->obj);
+    crash_stop();
 }
 
 // Runs the in-kernel suites and ends QEMU with the verdict.

@@ -181,3 +181,22 @@ def test_kvm_ktest(need_kvm, boots, repo_root):
     selection = kvm_ktest_selection(boots, repo_root)
     check_ktest(boots(accel="kvm", machine="microvm", append=f"{selection} panic=exit",
                       until=None))
+
+
+# init is not supposed to end: when it ends or cannot start, the kernel says
+# so and stops the machine as after a fatal error (panic=exit: QEMU exits
+# with status 37) instead of idling forever.
+@vm(append="panic=exit init.arg=etc/no-such.manifest", timeout=60)
+def test_init_ending_stops_the_machine(vm):
+    out = vm.output
+    assert re.search(r"init: no manifest etc/no-such\.manifest", out), vm.report()
+    assert re.search(r"nimbus: init ended \(exit code -?\d+", out), vm.report()
+    assert vm.qemu_status == nl.QEMU_PANIC and vm.status == nl.STATUS_PANIC, \
+        "init's end should end QEMU with status 37\n" + vm.report()
+
+
+@vm(append="panic=exit allocfail=1", timeout=60)
+def test_init_that_cannot_start_stops_the_machine(vm):
+    assert re.search(r"nimbus: cannot start init: ERR_NO_MEMORY", vm.output), vm.report()
+    assert vm.qemu_status == nl.QEMU_PANIC and vm.status == nl.STATUS_PANIC, \
+        "a failed init start should end QEMU with status 37\n" + vm.report()

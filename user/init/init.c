@@ -527,8 +527,7 @@ int main(int argc, char **argv)
         status_t s = nb_loop_run(&init.loop, NB_DEADLINE_INFINITE);
         nb_logf("init: event loop stopped: %s", status_str(s));
     }
-    // init has nothing to go back to: stay, so the kernel keeps a first
-    // process and the log shows why.
-    for (;;)
-        nb_nanosleep(NB_DEADLINE_INFINITE);
+    // Nothing can run: end, and the kernel stops the machine (it reports
+    // init's end; panic=exit ends QEMU), rather than idle with no programs.
+    return 1;
 }
