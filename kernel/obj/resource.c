@@ -3,6 +3,7 @@
 #include "arch.h"
 #include "mm/slab.h"
 #include "obj/resource.h"
+#include "obj/vmo.h"
 
 #define RESOURCE_RIGHTS (RIGHT_DUPLICATE | RIGHT_TRANSFER | RIGHT_INSPECT)
 
@@ -10,6 +11,10 @@ struct resource {
     struct kobject obj;
     uint32_t kind;
     uint64_t base, size; // range kinds only; else 0 (immutable)
+    // DMA: contiguous vmos made through this resource that have died; their
+    // memory is freed with the resource (vmo_dma_release). (lock)
+    struct list_node quarantine;
+    uint64_t quarantined; // entries on it (lock)
 };
 
 static struct resource *to_res(struct kobject *o)
@@ -19,7 +24,12 @@ static struct resource *to_res(struct kobject *o)
 
 static void resource_destroy(struct kobject *o)
 {
-    kfree(to_res(o));
+    struct resource *r = to_res(o);
+    struct list_node *n;
+
+    while ((n = list_pop_head(&r->quarantine)))
+        vmo_dma_release(n);
+    kfree(r);
 }
 
 static const struct kobject_ops resource_ops = {
@@ -74,6 +84,7 @@ status_t resource_create_kernel_range(uint32_t kind, uint64_t base, uint64_t siz
     if (!r)
         return ERR_NO_MEMORY;
     obj_init(&r->obj, &resource_ops, NULL);
+    list_init(&r->quarantine);
     r->kind = kind;
     r->base = base;
     r->size = size;
@@ -94,6 +105,8 @@ static status_t derive_check(const struct resource *parent, uint32_t kind, uint6
         return ERR_INVALID_ARGS;
     if (parent->kind == NB_RESOURCE_ROOT)
         return OK; // resource_create_kernel_range checks the range against the kind's limit
+    if (parent->kind == NB_RESOURCE_DMA && kind == NB_RESOURCE_DMA)
+        return OK; // a DMA resource of its own (its own quarantine) for each driver
     if (!resource_kind_has_range(parent->kind) || kind != parent->kind)
         return ERR_ACCESS_DENIED;
     return range_check(base, size, parent->base, parent->base + parent->size);
@@ -155,4 +168,32 @@ status_t resource_check_range(struct handle_table *t, handle_t h, uint32_t kind,
         st = range_check(base, size, r->base, r->base + r->size);
     obj_unref(o);
     return st;
+}
+
+status_t resource_get(struct handle_table *t, handle_t h, uint32_t kind, struct kobject **out)
+{
+    status_t st = handle_get(t, h, OBJ_RESOURCE, RIGHT_NONE, out);
+    if (st == OK && to_res(*out)->kind != kind) {
+        obj_unref(*out);
+        st = ERR_WRONG_TYPE;
+    }
+    return st;
+}
+
+void resource_dma_quarantine(struct kobject *o, struct list_node *n)
+{
+    struct resource *r = to_res(o);
+    irqstate_t s = obj_lock(o);
+    list_add_tail(&r->quarantine, n);
+    r->quarantined++;
+    obj_unlock(o, s);
+}
+
+uint64_t resource_dma_quarantined(struct kobject *o)
+{
+    struct resource *r = to_res(o);
+    irqstate_t s = obj_lock(o);
+    uint64_t n = r->quarantined;
+    obj_unlock(o, s);
+    return n;
 }

@@ -200,7 +200,7 @@ static void resource_checks(struct ktest *t)
 static void resource_driver_kinds(struct ktest *t)
 {
     struct obj_baseline b;
-    handle_t root, mmio, pci, h;
+    handle_t root, mmio, pci, h, h2;
 
     objtest_begin(&b);
     ASSERT_OK(handle_table_init(&tab, 32));
@@ -232,7 +232,11 @@ static void resource_driver_kinds(struct ktest *t)
     EXPECT_STATUS(resource_create(&tab, pci, NB_RESOURCE_MMIO, 0, 1, &h), ERR_ACCESS_DENIED);
     ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_DMA, 0, 0, &h));
     EXPECT_OK(resource_check(&tab, h, NB_RESOURCE_DMA));
-    EXPECT_STATUS(resource_create(&tab, h, NB_RESOURCE_DMA, 0, 0, &h), ERR_ACCESS_DENIED);
+    // DMA derives DMA only (each driver gets its own: its own quarantine).
+    EXPECT_STATUS(resource_create(&tab, h, NB_RESOURCE_ENTROPY, 0, 0, &h2), ERR_ACCESS_DENIED);
+    EXPECT_STATUS(resource_create(&tab, h, NB_RESOURCE_DMA, 0, 1, &h2), ERR_INVALID_ARGS);
+    ASSERT_OK(resource_create(&tab, h, NB_RESOURCE_DMA, 0, 0, &h2));
+    EXPECT_OK(resource_check(&tab, h2, NB_RESOURCE_DMA));
     EXPECT_STATUS(resource_create(&tab, root, NB_RESOURCE_ENTROPY, 0, 1, &h), ERR_INVALID_ARGS);
     ASSERT_OK(resource_create(&tab, root, NB_RESOURCE_ENTROPY, 0, 0, &h));
     expect_info(t, h, NB_RESOURCE_ENTROPY, 0, 0);

@@ -22,6 +22,10 @@ struct vmo {
     uint8_t kind;       // VMO_PAGED, VMO_PHYSICAL, VMO_CONTIGUOUS (immutable)
     uint8_t cache;      // NB_CACHE_* (immutable)
     uint8_t order;      // VMO_CONTIGUOUS: the pmm block's order (immutable)
+    // VMO_CONTIGUOUS made through a DMA resource: that resource (a
+    // reference), which keeps the block when the vmo dies (see vmo_destroy).
+    struct kobject *dma_res;
+    struct list_node quarantine; // on dma_res's quarantine after vmo_destroy
 };
 
 static uint64_t all_committed; // atomic: pages committed by every vmo
@@ -58,6 +62,18 @@ static void vmo_destroy(struct kobject *o)
 {
     struct vmo *v = to_vmo(o);
 
+    if (v->kind == VMO_CONTIGUOUS && v->dma_res) {
+        // A device may still be writing into the block (its driver died
+        // with requests in flight): it stays with the DMA resource, still
+        // counted as committed, until the resource dies (vmo_dma_release),
+        // which its holder does once it has quiesced the device. The vmo
+        // itself is the quarantine entry: nothing to allocate here.
+        struct kobject *res = v->dma_res;
+        v->dma_res = NULL;
+        resource_dma_quarantine(res, &v->quarantine);
+        obj_unref(res);
+        return;
+    }
     if (v->kind == VMO_CONTIGUOUS) {
         pmm_free(v->pages[0], v->order);
         __atomic_sub_fetch(&all_committed, v->committed, __ATOMIC_RELAXED);
@@ -74,6 +90,16 @@ static const struct kobject_ops vmo_ops = {
     .default_rights = VMO_RIGHTS,
     .destroy = vmo_destroy,
 };
+
+void vmo_dma_release(struct list_node *quarantined)
+{
+    struct vmo *v = container_of(quarantined, struct vmo, quarantine);
+
+    pmm_free(v->pages[0], v->order);
+    __atomic_sub_fetch(&all_committed, v->committed, __ATOMIC_RELAXED);
+    kfree(v->pages);
+    kfree(v);
+}
 
 // A page list of n entries, all NO_PAGE (NULL for n == 0 is fine).
 static status_t page_list_new(uint64_t n, paddr_t **out)
@@ -110,6 +136,8 @@ status_t vmo_create_kernel(uint64_t size, struct vmo **out)
     v->kind = VMO_PAGED;
     v->cache = NB_CACHE_CACHED;
     v->order = 0;
+    v->dma_res = NULL;
+    list_init(&v->quarantine);
     *out = v;
     return OK;
 }
@@ -182,10 +210,15 @@ status_t vmo_create_physical(struct handle_table *t, paddr_t pa, uint64_t size, 
     return install_new(t, st, v, out);
 }
 
-status_t vmo_create_contiguous(struct handle_table *t, uint64_t size, handle_t *out)
+status_t vmo_create_contiguous(struct handle_table *t, struct kobject *dma_res, uint64_t size,
+                               handle_t *out)
 {
     struct vmo *v = NULL;
     status_t st = vmo_create_contiguous_kernel(size, &v);
+    if (st == OK && dma_res) {
+        obj_ref(dma_res);
+        v->dma_res = dma_res;
+    }
     return install_new(t, st, v, out);
 }
 

@@ -89,11 +89,15 @@ int64_t sys_vmo_create_physical(const uint64_t a[6])
 int64_t sys_vmo_create_contiguous(const uint64_t a[6])
 {
     handle_t h;
-    status_t st = resource_check(table(), (handle_t)a[0], NB_RESOURCE_DMA);
-    if (st == OK && a[2] != 0)
+    struct kobject *res;
+    status_t st = resource_get(table(), (handle_t)a[0], NB_RESOURCE_DMA, &res);
+    if (st != OK)
+        return st;
+    if (a[2] != 0)
         st = ERR_INVALID_ARGS; // no flags yet: memory comes from below 4 GiB when it can
     if (st == OK)
-        st = vmo_create_contiguous(table(), a[1], &h);
+        st = vmo_create_contiguous(table(), res, a[1], &h);
+    obj_unref(res);
     return st == OK ? sys_put_handle(a[3], h) : st;
 }
 

@@ -48,3 +48,14 @@ status_t resource_check(struct handle_table *t, handle_t h, uint32_t kind);
 // ERR_INVALID_ARGS for size 0.
 status_t resource_check_range(struct handle_table *t, handle_t h, uint32_t kind, uint64_t base,
                               uint64_t size);
+
+// The resource object behind h, with a reference, if it is of `kind`
+// (ERR_WRONG_TYPE otherwise, as resource_check).
+status_t resource_get(struct handle_table *t, handle_t h, uint32_t kind, struct kobject **out);
+
+// DMA resources: a dead contiguous vmo's quarantine entry (its memory may
+// still be a device's target) joins the resource's list; the resource frees
+// them all when it dies (docs/DEVICES.md, "DMA after a driver dies").
+void resource_dma_quarantine(struct kobject *dma_res, struct list_node *n);
+// How many vmos wait on the quarantine (tests).
+uint64_t resource_dma_quarantined(struct kobject *dma_res);

@@ -59,8 +59,19 @@ status_t vmo_create_physical_kernel(paddr_t pa, uint64_t size, uint32_t cache, s
 // up to pages (1 .. VMO_CONTIGUOUS_MAX, else ERR_INVALID_ARGS /
 // ERR_OUT_OF_RANGE): one pmm block, from RAM below 4 GiB when there is room
 // (32-bit DMA engines), else anywhere. vmo_set_size gives ERR_NOT_SUPPORTED.
-status_t vmo_create_contiguous(struct handle_table *t, uint64_t size, handle_t *out);
+//
+// With `dma_res` (a DMA resource object; NULL for the kernel's own), the
+// block outlives the vmo: when the vmo dies the block goes to the
+// resource's quarantine (still counted as committed), because the device
+// it was given to may still write into it; it returns to the page
+// allocator when the resource dies (vmo_dma_release). docs/DEVICES.md,
+// "DMA after a driver dies".
+status_t vmo_create_contiguous(struct handle_table *t, struct kobject *dma_res, uint64_t size,
+                               handle_t *out);
 status_t vmo_create_contiguous_kernel(uint64_t size, struct vmo **out);
+// Frees a quarantined contiguous vmo (its `quarantine` node, as handed to
+// resource_dma_quarantine): the block and what is left of the vmo.
+void vmo_dma_release(struct list_node *quarantined);
 // The physical address behind `offset` (RIGHT_INSPECT): ERR_NOT_SUPPORTED
 // for a paged vmo, ERR_OUT_OF_RANGE at or past the size.
 status_t vmo_phys(struct handle_table *t, handle_t h, uint64_t offset, paddr_t *pa);
