@@ -41,6 +41,7 @@ status_t vmmio_parse_entry(const char *value, size_t len, struct vmmio_window *w
 #define VMMIO_REG_VERSION   0x004
 #define VMMIO_REG_DEVICE_ID 0x008
 #define VMMIO_REG_VENDOR_ID 0x00c
+#define VMMIO_REG_STATUS    0x070
 #define VMMIO_MAGIC         0x74726976u // "virt"
 
 struct vmmio_probe {
@@ -51,12 +52,16 @@ struct vmmio_probe {
 // 32-bit words). ERR_NOT_FOUND: no virtio magic; ERR_NOT_SUPPORTED: an
 // unknown version; OK with device_id 0 means an empty slot.
 status_t vmmio_probe(const volatile uint32_t *regs, struct vmmio_probe *out);
+// Resets the device (status 0): it stops using its queues and memory.
+void vmmio_reset(volatile uint32_t *regs);
 
 // ---- PCI ----
 
-#define PCI_MAX_FUNCS 64
-#define PCI_MAX_BARS  6
-#define PCI_MAX_CAPS  16
+#define PCI_COMMAND        0x04
+#define PCI_COMMAND_MASTER 0x0004 // bus master enable: the function may do DMA
+#define PCI_MAX_FUNCS      64
+#define PCI_MAX_BARS       6
+#define PCI_MAX_CAPS       16
 
 // Configuration access by function id (NB_PCI_ID): width 1, 2 or 4.
 struct pci_access {

@@ -164,10 +164,14 @@ status_t vmmio_probe(const volatile uint32_t *regs, struct vmmio_probe *out)
     return OK;
 }
 
+void vmmio_reset(volatile uint32_t *regs)
+{
+    regs[VMMIO_REG_STATUS / 4] = 0;
+}
+
 // ---- PCI ----
 
 #define PCI_VENDOR_ID      0x00
-#define PCI_COMMAND        0x04
 #define PCI_STATUS         0x06
 #define PCI_REVISION       0x08
 #define PCI_HEADER_TYPE    0x0e

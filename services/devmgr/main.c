@@ -46,6 +46,7 @@ struct device {
     // The driver.
     handle_t proc;
     handle_t service; // client end of the driver's service channel
+    handle_t dma;     // the DMA resource derived for the driver (release_dma)
     struct nb_wait exit_wait;
     struct nb_loop_timer restart;
     uint32_t state, restarts, failures;
@@ -91,28 +92,42 @@ static void page_span(uint64_t base, uint64_t size, uint64_t *pbase, uint64_t *p
 
 // ---- Discovery ----
 
-static void probe_mmio_window(const struct vmmio_window *w, unsigned *empty)
+// Maps the pages of a virtio-mmio window uncached (NB_VM_READ or
+// NB_VM_READ | NB_VM_WRITE); *regs is the window's first register, and
+// nb_vm_unmap(HANDLE_INVALID, *addr, *span) undoes it.
+static status_t map_window(const struct vmmio_window *w, uint32_t prot, uintptr_t *addr,
+                           uint64_t *span, volatile uint32_t **regs)
 {
-    uint64_t pbase, psize;
+    uint64_t pbase;
     handle_t res, vmo;
-    uintptr_t addr = 0;
-    page_span(w->base, w->size, &pbase, &psize);
-    status_t s = derive(dm.mmio, NB_RESOURCE_MMIO, pbase, psize, &res);
+    page_span(w->base, w->size, &pbase, span);
+    status_t s = derive(dm.mmio, NB_RESOURCE_MMIO, pbase, *span, &res);
     if (s == OK) {
-        s = nb_vmo_create_physical(res, pbase, psize, NB_CACHE_UNCACHED, &vmo);
+        s = nb_vmo_create_physical(res, pbase, *span, NB_CACHE_UNCACHED, &vmo);
         nb_handle_close(res);
     }
     if (s == OK) {
-        s = nb_vm_map(HANDLE_INVALID, vmo, 0, psize, NB_VM_READ, &addr);
+        s = nb_vm_map(HANDLE_INVALID, vmo, 0, *span, prot, addr);
         nb_handle_close(vmo);
     }
+    if (s == OK)
+        *regs = (volatile uint32_t *)(*addr + (w->base - pbase));
+    return s;
+}
+
+static void probe_mmio_window(const struct vmmio_window *w, unsigned *empty)
+{
+    uint64_t psize;
+    uintptr_t addr = 0;
+    volatile uint32_t *regs;
+    status_t s = map_window(w, NB_VM_READ, &addr, &psize, &regs);
     if (s != OK) {
         nb_logf("devmgr: virtio-mmio %#llx: cannot map it: %s", (unsigned long long)w->base,
                 status_str(s));
         return;
     }
     struct vmmio_probe p;
-    s = vmmio_probe((const volatile uint32_t *)(addr + (w->base - pbase)), &p);
+    s = vmmio_probe(regs, &p);
     nb_vm_unmap(HANDLE_INVALID, addr, psize);
     if (s != OK) {
         nb_logf("devmgr: virtio-mmio %#llx: %s", (unsigned long long)w->base,
@@ -248,6 +263,46 @@ static status_t add_derived(handle_t parent, uint32_t kind, uint64_t base, uint6
     return s;
 }
 
+// Stops d's device from doing DMA: a virtio-mmio device is reset (status
+// 0), a PCI function loses bus mastering (the next driver turns it on
+// again). Its dead driver may have left requests in flight.
+static status_t quiesce(struct device *d)
+{
+    if (d->bus == DEVMGR_BUS_VIRTIO_MMIO) {
+        uintptr_t addr;
+        uint64_t span;
+        volatile uint32_t *regs;
+        status_t s = map_window(&d->win, NB_VM_READ | NB_VM_WRITE, &addr, &span, &regs);
+        if (s != OK)
+            return s;
+        vmmio_reset(regs);
+        nb_vm_unmap(HANDLE_INVALID, addr, span);
+        return OK;
+    }
+    uint32_t cmd;
+    status_t s = nb_pci_config_read(dm.pci, d->pf->id, PCI_COMMAND, 2, &cmd);
+    if (s == OK)
+        s = nb_pci_config_write(dm.pci, d->pf->id, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MASTER);
+    return s;
+}
+
+// Frees the DMA memory d's dead driver left: the device first stops using
+// it. If it cannot be stopped, the memory stays set aside for good (a
+// device writing into reused pages would be far worse than the leak).
+static void release_dma(struct device *d)
+{
+    if (d->dma == HANDLE_INVALID)
+        return;
+    status_t s = quiesce(d);
+    if (s != OK) {
+        nb_logf("devmgr: %s %s: cannot stop the device: %s; its DMA memory stays set aside",
+                d->class_name, d->location, status_str(s));
+        return; // d->dma is kept: its quarantine is never freed
+    }
+    nb_handle_close(d->dma);
+    d->dma = HANDLE_INVALID;
+}
+
 // The handles of d's driver: only its device's resources.
 static status_t driver_handles(struct device *d, uint32_t *roles, handle_t *hs, uint32_t *n,
                                const char **why)
@@ -277,9 +332,14 @@ static status_t driver_handles(struct device *d, uint32_t *roles, handle_t *hs, 
                             n);
         }
     }
-    if (s == OK) {
+    if (s == OK && dm.dma != HANDLE_INVALID) {
+        // A DMA resource of the driver's own: what its dead vmos leave in
+        // quarantine is freed when devmgr closes it, after quiescing the
+        // device (driver_ended).
         *why = "dma";
-        s = add_dup(dm.dma, BOOTSTRAP_ROLE_DMA, roles, hs, n);
+        s = derive(dm.dma, NB_RESOURCE_DMA, 0, 0, &d->dma);
+        if (s == OK)
+            s = add_dup(d->dma, BOOTSTRAP_ROLE_DMA, roles, hs, n);
     }
     if (s == OK && !strcmp(d->class_name, "rng")) {
         *why = "entropy";
@@ -289,8 +349,10 @@ static status_t driver_handles(struct device *d, uint32_t *roles, handle_t *hs, 
         *why = "log";
         s = add_dup(dm.log, BOOTSTRAP_ROLE_LOG, roles, hs, n);
     }
-    if (s != OK)
+    if (s != OK) {
         close_all(hs, *n);
+        release_dma(d);
+    }
     return s;
 }
 
@@ -305,6 +367,7 @@ static uint64_t backoff_ns(uint32_t failures)
 static void driver_ended(struct device *d, const char *how, bool permanent)
 {
     nb_logf("devmgr: %s (%s %s) %s", d->rule->path, d->class_name, d->location, how);
+    release_dma(d);
     if (d->service != HANDLE_INVALID) {
         nb_handle_close(d->service);
         d->service = HANDLE_INVALID;
