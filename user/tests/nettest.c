@@ -25,13 +25,14 @@
 #include "nimbus/resource.h"
 #include "proto/ethernet.h"
 
-#define WAIT_LIMIT (30 * NB_NSEC_PER_SEC)
-#define ARP_LIMIT  (10 * NB_NSEC_PER_SEC)
-#define GATEWAY    0x0a000202u // 10.0.2.2
-#define GUEST      0x0a00020fu // 10.0.2.15
-#define UDP_PEER   0x0a000203u // 10.0.2.3: the tap test's echo service (tests/integration)
-#define PING_LIMIT (5 * NB_NSEC_PER_SEC)
-#define KILL_LIMIT (5 * NB_NSEC_PER_SEC)
+#define WAIT_LIMIT    (30 * NB_NSEC_PER_SEC)
+#define ARP_LIMIT     (10 * NB_NSEC_PER_SEC)
+#define GATEWAY       0x0a000202u // 10.0.2.2
+#define GUEST         0x0a00020fu // 10.0.2.15
+#define UDP_PEER      0x0a000203u // 10.0.2.3: the tap test's echo service (tests/integration)
+#define NOISE_TRIGGER 0x0a000262u // 10.0.2.98: asked for, the tap test's peer sends frames
+#define PING_LIMIT    (5 * NB_NSEC_PER_SEC)
+#define KILL_LIMIT    (5 * NB_NSEC_PER_SEC)
 
 static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID;
 static handle_t res[3] = {HANDLE_INVALID, HANDLE_INVALID, HANDLE_INVALID}; // mmio, irq, dma
@@ -580,6 +581,37 @@ static void net_arping(struct ktest *t)
 
 static status_t spawn_driver(void);
 
+// After the driver's death, before a new driver resets the device: fresh
+// contiguous (DMA) memory, just freed by the dead driver and handed out
+// again, filled with a pattern. Frames that arrive meanwhile (the tap
+// test's peer sends 40 over 200 ms when it sees an ARP request for
+// NOISE_TRIGGER) must not land in it; today they do (docs/VIRTIO.md, "Not
+// done yet"), so this only reports.
+static void dma_after_death_check(void)
+{
+    enum { VMOS = 8, BYTES = 65536 };
+    static uint8_t pat[BYTES], back[BYTES];
+    memset(pat, 0x55, sizeof(pat));
+    handle_t v[VMOS];
+    unsigned n = 0, changed = 0;
+    for (; n < VMOS; n++) {
+        if (nb_vmo_create_contiguous(res[2], BYTES, 0, &v[n]) != OK ||
+            nb_vmo_write(v[n], pat, 0, sizeof(pat)) != OK)
+            break;
+    }
+    nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 2));
+    for (unsigned k = 0; k < n; k++) {
+        if (nb_vmo_read(v[k], back, 0, sizeof(back)) == OK) {
+            for (unsigned b = 0; b < sizeof(back); b++)
+                changed += back[b] != 0x55;
+        }
+        nb_handle_close(v[k]);
+    }
+    printf("# DMA after the driver's death: %u bytes of %u new 64 KiB contiguous vmos changed in "
+           "500 ms\n",
+           changed, n);
+}
+
 // Kill the driver with sends in flight, /bin/arping waiting for a reply and
 // this client waiting for a frame: every request is answered or the
 // channel says ERR_PEER_CLOSED within KILL_LIMIT, arping ends with an
@@ -595,6 +627,10 @@ static void net_kill_in_flight(struct ktest *t)
     ASSERT_OK(start_arping(args, &aproc, &aout));
     nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 2)); // arping is waiting for a reply
     enum { N = 24, TXID0 = 0x5000 };
+    uint8_t trigger[ARP_FRAME_BYTES];
+    status_t tst;
+    size_t tn = arp_build_request(trigger, sizeof(trigger), mac, GUEST, NOISE_TRIGGER);
+    ASSERT_OK(send_frame(trigger, (uint32_t)tn, &tst));
     for (uint32_t r = 0; r < N; r++) {
         uint8_t frame[ARP_FRAME_BYTES];
         size_t n = arp_build_request(frame, sizeof(frame), mac, GUEST, 0x0a000263);
@@ -649,6 +685,7 @@ static void net_kill_in_flight(struct ktest *t)
     nb_handle_close(driver);
     nb_handle_close(client);
     driver = client = HANDLE_INVALID;
+    dma_after_death_check();
 
     // Again on the same device: it is reset and set up afresh.
     link_events = 0;
