@@ -6,7 +6,9 @@
 // Roles: `service` (the one client connection) and those of vdrv.h.
 // Receive ring: queue 0, RX_BUFS buffers of BUF_BYTES posted at all times;
 // transmit ring: queue 1, TX_BUFS slots. Each buffer holds the 12-byte
-// virtio-net header followed by the frame (one descriptor).
+// virtio-net header followed by the frame (one descriptor). Checksum
+// offload (CSUM, GUEST_CSUM) is negotiated when offered and passed through
+// the header's flags, csum_start and csum_offset.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +20,25 @@
 #include "nb/syscall.h"
 #include "proto/ethernet.h"
 
-#define VIRTIO_NET_F_MAC     5
-#define VIRTIO_NET_F_STATUS  16
-#define VIRTIO_NET_S_LINK_UP 1
-#define CFG_MAC              0
-#define CFG_STATUS           6
+#define VIRTIO_NET_F_CSUM       0 // the device completes partial checksums on transmit
+#define VIRTIO_NET_F_GUEST_CSUM 1 // received headers may say DATA_VALID / NEEDS_CSUM
+#define VIRTIO_NET_F_MAC        5
+#define VIRTIO_NET_F_STATUS     16
+#define VIRTIO_NET_S_LINK_UP    1
+#define CFG_MAC                 0
+#define CFG_STATUS              6
 
 #define NET_HDR \
     12 // virtio 1.x: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers
-#define BUF_BYTES  2048
-#define RX_BUFS    32
-#define TX_BUFS    16
-#define QUEUE_WANT 64
+#define HDR_FLAGS        0 // u8
+#define HDR_CSUM_START   6 // le16
+#define HDR_CSUM_OFFSET  8 // le16
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_F_DATA_VALID 2
+#define BUF_BYTES        2048
+#define RX_BUFS          32
+#define TX_BUFS          16
+#define QUEUE_WANT       64
 
 static struct {
     struct vdrv v;
@@ -42,8 +51,19 @@ static struct {
     struct nb_channel_watch service;
     bool service_open;
     uint64_t mac, rx_dropped;
-    uint32_t link_up;
+    uint32_t link_up, offloads;
 } net;
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
 
 static void post_rx(unsigned i)
 {
@@ -109,8 +129,25 @@ static void drain(void)
         if (s == OK && len >= NET_HDR + ETHERNET_FRAME_MIN && len - NET_HDR <= ETHERNET_FRAME_MAX) {
             static uint8_t buf[ETHERNET_MAX_MSG_BYTES];
             struct nb_msg_in m = {.bytes = buf, .bytes_cap = sizeof(buf)};
-            if (ethernet_frame_request_encode(&m, net.rx_mem.va + (size_t)i * BUF_BYTES + NET_HDR,
-                                              len - NET_HDR) == OK)
+            const uint8_t *h = net.rx_mem.va + (size_t)i * BUF_BYTES;
+            // Without GUEST_CSUM the device must leave the flags 0;
+            // whatever it says is passed on only when negotiated.
+            uint32_t flags = 0;
+            uint16_t start = ETHERNET_CSUM_NONE, off = ETHERNET_CSUM_NONE;
+            if (net.offloads & ETHERNET_OFFLOAD_RX_CSUM) {
+                if (h[HDR_FLAGS] & HDR_F_DATA_VALID)
+                    flags |= ETHERNET_FRAME_CSUM_VALID;
+                if (h[HDR_FLAGS] & HDR_F_NEEDS_CSUM) {
+                    start = get16(h + HDR_CSUM_START);
+                    off = get16(h + HDR_CSUM_OFFSET);
+                    if ((uint32_t)start + off + 2 <= len - NET_HDR)
+                        flags |= ETHERNET_FRAME_CSUM_PARTIAL;
+                    else
+                        start = off = ETHERNET_CSUM_NONE; // outside the frame: say nothing
+                }
+            }
+            if (ethernet_frame_request_encode(&m, flags, start, off, h + NET_HDR, len - NET_HDR) ==
+                OK)
                 send_event(&m);
         } else {
             net.rx_dropped++;
@@ -151,13 +188,19 @@ static status_t h_get_info(void *ctx, struct nb_msg_in *reply)
 {
     (void)ctx;
     return ethernet_get_info_response_encode(reply, OK, net.mac, ETHERNET_FRAME_MAX, net.link_up,
-                                             net.rx_dropped);
+                                             net.rx_dropped, net.offloads);
 }
 
-static status_t h_send(void *ctx, const void *frame, uint32_t len, struct nb_msg_in *reply)
+static status_t h_send(void *ctx, uint16_t csum_start, uint16_t csum_offset, const void *frame,
+                       uint32_t len, struct nb_msg_in *reply)
 {
     (void)ctx;
     if (len < ETHERNET_FRAME_MIN || len > ETHERNET_FRAME_MAX)
+        return ethernet_send_response_encode(reply, ERR_INVALID_ARGS);
+    bool csum = csum_start != ETHERNET_CSUM_NONE;
+    if (csum && !(net.offloads & ETHERNET_OFFLOAD_TX_CSUM))
+        return ethernet_send_response_encode(reply, ERR_NOT_SUPPORTED);
+    if (csum && (uint32_t)csum_start + csum_offset + 2 > len)
         return ethernet_send_response_encode(reply, ERR_INVALID_ARGS);
     unsigned i = 0;
     while (i < net.ntx && net.tx_busy[i])
@@ -172,6 +215,11 @@ static status_t h_send(void *ctx, const void *frame, uint32_t len, struct nb_msg
         return ethernet_send_response_encode(reply, ERR_SHOULD_WAIT);
     uint8_t *p = net.tx_mem.va + (size_t)i * BUF_BYTES;
     memset(p, 0, NET_HDR);
+    if (csum) {
+        p[HDR_FLAGS] = HDR_F_NEEDS_CSUM;
+        put16(p + HDR_CSUM_START, csum_start);
+        put16(p + HDR_CSUM_OFFSET, csum_offset);
+    }
     memcpy(p + NET_HDR, frame, len);
     struct nb_virtq_buf b = {net.tx_mem.pa + (uint64_t)i * BUF_BYTES, NET_HDR + len};
     status_t s = nb_virtq_add(&net.txq, &b, 1, 0, (void *)(uintptr_t)(i + 1));
@@ -223,9 +271,13 @@ static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
 static status_t setup_device(void)
 {
     struct nb_virtio_dev *d = &net.v.dev;
-    status_t s = nb_virtio_negotiate(d, 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS);
+    status_t s =
+        nb_virtio_negotiate(d, 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS |
+                                   1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM);
     if (s != OK)
         return s;
+    net.offloads = (nb_virtio_has(d, VIRTIO_NET_F_CSUM) ? ETHERNET_OFFLOAD_TX_CSUM : 0) |
+                   (nb_virtio_has(d, VIRTIO_NET_F_GUEST_CSUM) ? ETHERNET_OFFLOAD_RX_CSUM : 0);
     if (nb_virtio_has(d, VIRTIO_NET_F_MAC)) {
         for (unsigned i = 0; i < 6; i++)
             net.mac |= nb_virtio_config_read(d, CFG_MAC + i, 1) << (8 * i);
@@ -287,11 +339,13 @@ int main(int argc, char **argv)
     }
     vdrv_irq_ack(&net.v);
     check_link();
-    nb_logf("virtio-net: %02x:%02x:%02x:%02x:%02x:%02x, %u rx / %u tx buffers, %s",
+    nb_logf("virtio-net: %02x:%02x:%02x:%02x:%02x:%02x, %u rx / %u tx buffers, %s, "
+            "checksum offload: tx %s, rx %s",
             (unsigned)(net.mac & 0xff), (unsigned)(net.mac >> 8 & 0xff),
             (unsigned)(net.mac >> 16 & 0xff), (unsigned)(net.mac >> 24 & 0xff),
             (unsigned)(net.mac >> 32 & 0xff), (unsigned)(net.mac >> 40 & 0xff), net.nrx, net.ntx,
-            net.v.dev.tr->name);
+            net.v.dev.tr->name, net.offloads & ETHERNET_OFFLOAD_TX_CSUM ? "yes" : "no",
+            net.offloads & ETHERNET_OFFLOAD_RX_CSUM ? "yes" : "no");
     s = nb_loop_run(&net.loop, NB_DEADLINE_INFINITE);
     nb_logf("virtio-net: event loop stopped: %s", status_str(s));
     nb_virtio_reset(&net.v.dev);

@@ -3,7 +3,8 @@ virtio-blk-device backed by a raw image made here (and a
 virtio-rng-device); init runs test/blktest
 (initrd/etc/blktest.manifest), which starts /bin/virtio-blk with the
 device's resources, writes and reads patterns through the block protocol
-and flushes. QEMU is stopped once blktest has exited (microvm without ACPI
+and flushes, then kills the driver with reads in flight and starts it
+again (and virtio-rng likewise). QEMU is stopped once blktest has exited (microvm without ACPI
 has no way to power off; the image is opened cache=writethrough and the
 test flushed), and the image's bytes are checked on the host."""
 
@@ -47,6 +48,16 @@ def test_virtio_blk_roundtrip(tmp_path):
     assert re.search(r"^ok \d+ blk", out, re.M), "blktest failed\n" + r.report()
     assert not re.search(r"^\s*not ok", out, re.M), "a blktest case failed\n" + r.report()
     assert re.search(r"virtio-rng: first \d+ bytes fed", out), "virtio-rng fed nothing\n" + r.report()
+    # Killed with reads in flight: each round ended with ERR_PEER_CLOSED
+    # (no hang), and the restarted driver (4 more starts) read the mark back.
+    kills = re.findall(r"^# killed \d+ us after 16 reads of 64 KiB: (\d+) answered, then (\S+)",
+                       out, re.M)
+    assert len(kills) == 4 and all(st == "ERR_PEER_CLOSED" for _, st in kills), r.report()
+    assert any(int(n) < 16 for n, _ in kills), "no kill came with reads in flight\n" + r.report()
+    assert len(re.findall(r"virtio-blk: 2048 sectors", out)) == 5, r.report()
+    assert re.search(r"^\s*ok \d+ blk_kill_in_flight", out, re.M), r.report()
+    assert re.search(r"# virtio-rng killed mid-run; --once after it on the same device exited 0",
+                     out), r.report()
 
     data = image.read_bytes()
     assert len(data) == IMAGE_SECTORS * SECTOR, "the image changed size"

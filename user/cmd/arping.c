@@ -136,8 +136,9 @@ int main(int argc, char **argv)
             continue;
         status_t st;
         uint64_t mac64, dropped;
-        uint32_t fmax, up;
-        if ((s = ethernet_get_info_response_decode(&m, &st, &mac64, &fmax, &up, &dropped)) != OK ||
+        uint32_t fmax, up, offloads;
+        if ((s = ethernet_get_info_response_decode(&m, &st, &mac64, &fmax, &up, &dropped,
+                                                   &offloads)) != OK ||
             (s = st) != OK)
             return fail("get_info", s);
         arp_mac_from_u64(mac64, mac);
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
         uint8_t frame[ARP_FRAME_BYTES];
         size_t n = arp_build_request(frame, sizeof(frame), mac, sip, tip);
         m = (struct nb_msg_in){.bytes = msg, .bytes_cap = sizeof(msg)};
-        if ((s = ethernet_send_request_encode(&m, frame, (uint32_t)n)) != OK ||
+        if ((s = ethernet_send_request_encode(&m, ETHERNET_CSUM_NONE, 0, frame, (uint32_t)n)) !=
+                OK ||
             (s = write_msg(&m, 0x100 + (uint32_t)(sent & 0xffff))) != OK)
             return fail("send", s);
         uint64_t t0 = nb_now();
@@ -175,11 +177,12 @@ int main(int argc, char **argv)
                 continue;
             }
             const void *f;
-            uint32_t flen;
+            uint32_t flen, flags;
+            uint16_t cstart, coff;
             struct arp_packet p;
             if (h.ordinal != ETHERNET_FRAME_ORDINAL || h.txid ||
-                ethernet_frame_request_decode(&m, &f, &flen) != OK || !arp_parse(f, flen, &p) ||
-                !arp_is_reply(&p, tip, mac))
+                ethernet_frame_request_decode(&m, &flags, &cstart, &coff, &f, &flen) != OK ||
+                !arp_parse(f, flen, &p) || !arp_is_reply(&p, tip, mac))
                 continue;
             uint64_t us = (nb_now() - t0) / 1000;
             arp_format_mac(p.sha, mbuf);

@@ -1,7 +1,9 @@
 // blktest: the virtio-blk driver end to end (docs/VIRTIO.md). Starts
 // /bin/virtio-blk itself with the device's resources and keeps the client
 // end of its service channel, then writes patterns, reads them back,
-// pipelines requests, checks the errors and flushes. KTAP on stdout.
+// pipelines requests, checks the errors and flushes; last it kills the
+// driver with large reads in flight and starts it again on the same
+// device. KTAP on stdout.
 //
 //   blktest --mmio ADDR --irq GSI [--rng-mmio ADDR --rng-irq GSI]
 //
@@ -30,7 +32,11 @@
 #define VMO_BYTES    (256u * 1024)
 #define WAIT_LIMIT   (30 * NB_NSEC_PER_SEC)
 
+#define KILL_LIMIT (5 * NB_NSEC_PER_SEC)
+
 static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID, vmo = HANDLE_INVALID;
+static handle_t res[3] = {HANDLE_INVALID, HANDLE_INVALID, HANDLE_INVALID}; // mmio, irq, dma
+static const char *dargv[8] = {"/bin/virtio-blk"};
 static struct nb_channel_transport ct;
 static uint8_t tbuf[BLOCK_MAX_MSG_BYTES + 64];
 static uint64_t sectors;
@@ -271,31 +277,37 @@ static void blk_command(struct ktest *t)
     EXPECT_EQ(run_blk("read", "99999999", NULL, out, sizeof(out)), 1);
 }
 
-// /bin/virtio-rng --once on a second device, when given (--rng-mmio ADDR
-// --rng-irq GSI): it must feed the entropy pool and exit 0.
 static uint64_t rng_addr, rng_gsi;
 
-static void blk_rng(struct ktest *t)
+// /bin/virtio-rng on the rng device with these options (after --mmio and
+// --irq); resources derived from root_resource.
+static status_t spawn_rng(const char *opt1, const char *opt2, handle_t *proc)
 {
-    if (!rng_addr)
-        KTEST_SKIP("no --rng-mmio");
     const void *elf;
     size_t elf_size;
-    ASSERT_OK(nb_initrd_find(&initrd, "/bin/virtio-rng", &elf, &elf_size));
+    status_t s;
     handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
-    if (root == HANDLE_INVALID)
-        KTEST_SKIP("no root_resource");
+    if ((s = nb_initrd_find(&initrd, "/bin/virtio-rng", &elf, &elf_size)) != OK)
+        return s;
     handle_t hs[4];
     uint32_t roles[4] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
                          BOOTSTRAP_ROLE_ENTROPY};
-    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_MMIO, rng_addr & ~0xfffull, 4096, &hs[0]));
-    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_IRQ, rng_gsi, 1, &hs[1]));
-    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_DMA, 0, 0, &hs[2]));
-    ASSERT_OK(nb_resource_create(root, NB_RESOURCE_ENTROPY, 0, 0, &hs[3]));
+    uint32_t n = 0;
+    if ((s = nb_resource_create(root, NB_RESOURCE_MMIO, rng_addr & ~0xfffull, 4096, &hs[n])) ==
+            OK &&
+        (s = nb_resource_create(root, NB_RESOURCE_IRQ, rng_gsi, 1, &hs[++n])) == OK &&
+        (s = nb_resource_create(root, NB_RESOURCE_DMA, 0, 0, &hs[++n])) == OK &&
+        (s = nb_resource_create(root, NB_RESOURCE_ENTROPY, 0, 0, &hs[++n])) == OK)
+        n++;
+    if (s != OK) {
+        while (n)
+            nb_handle_close(hs[--n]);
+        return s;
+    }
     char a[32], g[32];
     snprintf(a, sizeof(a), "%#llx", (unsigned long long)rng_addr);
     snprintf(g, sizeof(g), "%llu", (unsigned long long)rng_gsi);
-    const char *argv[] = {"/bin/virtio-rng", "--mmio", a, "--irq", g, "--once", NULL};
+    const char *argv[] = {"/bin/virtio-rng", "--mmio", a, "--irq", g, opt1, opt2, NULL};
     struct nb_spawn sp = {.name = "virtio-rng",
                           .elf = elf,
                           .elf_size = elf_size,
@@ -303,17 +315,146 @@ static void blk_rng(struct ktest *t)
                           .roles = roles,
                           .handles = hs,
                           .nhandles = 4};
+    return nb_spawn(&sp, proc);
+}
+
+// /bin/virtio-rng --once on a second device, when given (--rng-mmio ADDR
+// --rng-irq GSI): it must feed the entropy pool and exit 0. Then killed
+// while it asks every 10 ms (it has no clients to wake: it feeds the
+// kernel), and --once again on the same device: it resets the device left
+// mid-request and exits 0.
+static void blk_rng(struct ktest *t)
+{
+    if (!rng_addr)
+        KTEST_SKIP("no --rng-mmio");
+    if (nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE) == HANDLE_INVALID)
+        KTEST_SKIP("no root_resource");
     handle_t proc;
-    ASSERT_OK(nb_spawn(&sp, &proc));
     struct nb_process_info info;
+    ASSERT_OK(spawn_rng("--once", NULL, &proc));
     ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
     EXPECT_EQ(info.exit_code, 0);
     nb_handle_close(proc);
+
+    ASSERT_OK(spawn_rng("--interval", "10", &proc));
+    nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 20));
+    ASSERT_OK(nb_task_kill(proc));
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(KILL_LIMIT), &info));
+    EXPECT_EQ(info.exit_code, 137);
+    nb_handle_close(proc);
+    ASSERT_OK(spawn_rng("--once", NULL, &proc));
+    ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+    EXPECT_EQ(info.exit_code, 0);
+    nb_handle_close(proc);
+    printf("# virtio-rng killed mid-run; --once after it on the same device exited 0\n");
+}
+
+static status_t spawn_driver(void);
+
+// Starts 16 reads of 64 KiB, waits delay_ns and kills the driver: every
+// read is answered OK or ends with ERR_PEER_CLOSED within KILL_LIMIT, never
+// a hang. Then a new driver on the same device (reset and set up afresh,
+// with a new connection) reads the mark back. *answered: reads answered.
+static void kill_round(struct ktest *t, uint64_t delay_ns, uint32_t *answered)
+{
+    enum { N = 16, TXID0 = 2000 };
+    *answered = N;
+    for (uint32_t r = 0; r < N; r++) {
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in req = {.bytes = m, .bytes_cap = sizeof(m)};
+        ASSERT_OK(block_read_request_encode(&req, sectors - BLOCK_MAX_SECTORS, BLOCK_MAX_SECTORS,
+                                            (r % 4) * 65536ull));
+        uint32_t txid = TXID0 + r;
+        memcpy(m, &txid, sizeof(txid));
+        struct nb_msg_out out = {.bytes = m, .nbytes = req.nbytes};
+        ASSERT_OK(nb_channel_write(client, &out));
+    }
+    if (delay_ns)
+        nb_nanosleep(nb_deadline_after(delay_ns));
+    uint64_t t0 = nb_now();
+    ASSERT_OK(nb_task_kill(driver));
+    uint32_t got = 0, bad = 0;
+    status_t s;
+    for (;;) {
+        signals_t obs;
+        s = nb_object_wait_one(client, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, t0 + KILL_LIMIT, &obs);
+        if (s != OK)
+            break;
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in in = {.bytes = m, .bytes_cap = sizeof(m)};
+        if ((s = nb_channel_read(client, &in)) == ERR_SHOULD_WAIT)
+            continue;
+        if (s != OK)
+            break;
+        status_t st;
+        uint32_t txid;
+        memcpy(&txid, m, sizeof(txid));
+        if (block_read_response_decode(&in, &st) != OK || txid < TXID0 || txid >= TXID0 + N ||
+            st != OK)
+            bad++;
+        got++;
+    }
+    printf("# killed %llu us after 16 reads of 64 KiB: %u answered, then %s after %llu us\n",
+           (unsigned long long)(delay_ns / 1000), got, status_str(s),
+           (unsigned long long)((nb_now() - t0) / 1000));
+    EXPECT_STATUS(s, ERR_PEER_CLOSED);
+    EXPECT_EQ(bad, 0u);
+    EXPECT_LE(got, (uint32_t)N);
+    *answered = got;
+    struct nb_process_info info;
+    ASSERT_OK(nb_process_wait(driver, nb_deadline_after(KILL_LIMIT), &info));
+    EXPECT_EQ(info.exit_code, 137); // killed, not ended by itself
+    nb_handle_close(driver);
+    nb_handle_close(client);
+    driver = client = HANDLE_INVALID;
+
+    ASSERT_OK(spawn_driver());
+    status_t st;
+    uint32_t bs;
+    uint64_t n;
+    ASSERT_OK(block_get_info(&ct.tr, &st, &n, &bs, &flags, &max_requests));
+    ASSERT_OK(st);
+    EXPECT_EQ(n, sectors);
+    handle_t dup;
+    ASSERT_OK(nb_handle_duplicate(vmo, RIGHT_SAME_RIGHTS, &dup));
+    ASSERT_OK(block_attach_vmo(&ct.tr, dup, &st));
+    ASSERT_OK(st);
+    char sec[512] = {0};
+    ASSERT_OK(nb_vmo_write(vmo, sec, 0, sizeof(sec)));
+    ASSERT_OK(bread(0, 1, 0));
+    ASSERT_OK(nb_vmo_read(vmo, sec, 0, sizeof(sec)));
+    EXPECT_TRUE(memcmp(sec, BLKTEST_MARK, sizeof(BLKTEST_MARK)) == 0);
+    ASSERT_OK(bread(sectors - BLOCK_MAX_SECTORS, BLOCK_MAX_SECTORS, 0));
+}
+
+// Kill rounds at growing delays, so that some kill lands while the reads
+// are with the driver or the device (at least one round must end with
+// reads unanswered).
+static void blk_kill_in_flight(struct ktest *t)
+{
+    struct nb_handle_info hi;
+    ASSERT_OK(nb_handle_info(driver, &hi));
+    ASSERT_TRUE(hi.rights & RIGHT_MANAGE); // what NB_SYS_TASK_KILL needs
+    static const uint64_t delays_us[] = {0, 200, 1000, 3000};
+    uint32_t cut = 0;
+    for (unsigned i = 0; i < sizeof(delays_us) / sizeof(delays_us[0]); i++) {
+        uint32_t answered;
+        int failed = t->failures;
+        kill_round(t, delays_us[i] * 1000, &answered);
+        if (t->failures != failed || client == HANDLE_INVALID)
+            return;
+        cut += answered < 16;
+    }
+    printf("# %u of 4 kills came with reads unanswered; the restarted driver read the mark back "
+           "each time\n",
+           cut);
+    EXPECT_GE(cut, 1u);
 }
 
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
-            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng));
+            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng),
+            KTEST_CASE(blk_kill_in_flight));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
@@ -325,6 +466,53 @@ static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t s
     if (root == HANDLE_INVALID)
         return ERR_NOT_FOUND;
     return nb_resource_create(root, kind, base, size, out);
+}
+
+// Starts /bin/virtio-blk with duplicates of the resources (kept for a
+// restart) and a new service channel (client: our end, behind ct).
+static status_t spawn_driver(void)
+{
+    const void *elf;
+    size_t elf_size;
+    status_t s;
+    if ((s = nb_initrd_find(&initrd, "/bin/virtio-blk", &elf, &elf_size)) != OK) {
+        fprintf(stderr, "blktest: no /bin/virtio-blk in the initrd\n");
+        return s;
+    }
+    handle_t hs[5], theirs;
+    uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
+                         BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
+    uint32_t n = 0;
+    for (; n < 3; n++) {
+        if ((s = nb_handle_duplicate(res[n], RIGHT_SAME_RIGHTS, &hs[n])) != OK)
+            break;
+    }
+    if (s == OK && (s = nb_channel_create(0, &client, &theirs)) == OK)
+        hs[n++] = theirs;
+    if (s != OK) {
+        while (n)
+            nb_handle_close(hs[--n]);
+        return s;
+    }
+    handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
+    if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
+        n = 5;
+    struct nb_spawn sp = {.name = "virtio-blk",
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = dargv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = n};
+    if ((s = nb_spawn(&sp, &driver)) != OK) {
+        fprintf(stderr, "blktest: cannot start /bin/virtio-blk: %s\n", status_str(s));
+        nb_handle_close(client);
+        client = HANDLE_INVALID;
+        return s;
+    }
+    nb_channel_transport_init(&ct, client, tbuf, sizeof(tbuf));
+    ct.timeout_ns = WAIT_LIMIT;
+    return OK;
 }
 
 static status_t start_driver(int argc, char **argv)
@@ -344,36 +532,20 @@ static status_t start_driver(int argc, char **argv)
         fprintf(stderr, "blktest: usage: blktest --mmio ADDR --irq GSI\n");
         return ERR_INVALID_ARGS;
     }
-    struct nb_initrd rd = {0};
     handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
-    const void *elf;
-    size_t elf_size;
     status_t s;
-    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&rd, rdh)) != OK ||
-        (s = nb_initrd_find(&rd, "/bin/virtio-blk", &elf, &elf_size)) != OK) {
-        fprintf(stderr, "blktest: no /bin/virtio-blk in the initrd\n");
+    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&initrd, rdh)) != OK) {
+        fprintf(stderr, "blktest: no initrd\n");
         return ERR_NOT_FOUND;
     }
-    initrd = rd;
-    handle_t hs[5], theirs;
-    uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
-                         BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
-    uint32_t n = 4;
-    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &hs[0])) !=
+    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &res[0])) !=
             OK ||
-        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &hs[1])) != OK ||
-        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &hs[2])) != OK) {
+        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &res[1])) != OK ||
+        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &res[2])) != OK) {
         fprintf(stderr, "blktest: no device resources (mmio, irq, dma or root_resource): %s\n",
                 status_str(s));
         return s;
     }
-    if ((s = nb_channel_create(0, &client, &theirs)) != OK)
-        return s;
-    hs[3] = theirs;
-    handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
-    if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
-        n = 5;
-    const char *dargv[8] = {"/bin/virtio-blk"};
     int k = 1;
     for (int i = 1; i + 1 < argc && k < 6; i++) {
         if (!strcmp(argv[i], "--mmio") || !strcmp(argv[i], "--irq")) {
@@ -382,19 +554,8 @@ static status_t start_driver(int argc, char **argv)
         }
     }
     dargv[k] = NULL;
-    struct nb_spawn sp = {.name = "virtio-blk",
-                          .elf = elf,
-                          .elf_size = elf_size,
-                          .argv = dargv,
-                          .roles = roles,
-                          .handles = hs,
-                          .nhandles = n};
-    if ((s = nb_spawn(&sp, &driver)) != OK) {
-        fprintf(stderr, "blktest: cannot start /bin/virtio-blk: %s\n", status_str(s));
+    if ((s = spawn_driver()) != OK)
         return s;
-    }
-    nb_channel_transport_init(&ct, client, tbuf, sizeof(tbuf));
-    ct.timeout_ns = WAIT_LIMIT;
     return nb_vmo_create(VMO_BYTES, &vmo);
 }
 
@@ -408,6 +569,7 @@ int main(int argc, char **argv)
         return 1;
     int failed = ktest_run(NULL);
     nb_handle_close(client); // the driver keeps serving nobody; end it
-    nb_task_kill(driver);
+    if (driver != HANDLE_INVALID)
+        nb_task_kill(driver);
     return failed ? 1 : 0;
 }

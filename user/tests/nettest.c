@@ -2,7 +2,10 @@
 // Starts /bin/virtio-net itself with the device's resources and keeps the
 // client end of its service channel; checks the MAC and the link, sends an
 // ARP request for QEMU user networking's gateway and expects the reply,
-// then runs /bin/arping over duplicates of the channel. KTAP on stdout.
+// pings it (checksums in software, a wrong one, and by the device when it
+// offers checksum offload), runs /bin/arping over duplicates of the
+// channel, and last kills the driver with sends in flight and a client
+// waiting, and starts it again. KTAP on stdout.
 //
 //   nettest --mmio ADDR --irq GSI
 //
@@ -22,16 +25,23 @@
 #include "nimbus/resource.h"
 #include "proto/ethernet.h"
 
-#define WAIT_LIMIT (30 * NB_NSEC_PER_SEC)
-#define ARP_LIMIT  (10 * NB_NSEC_PER_SEC)
-#define GATEWAY    0x0a000202u // 10.0.2.2
-#define GUEST      0x0a00020fu // 10.0.2.15
+#define WAIT_LIMIT    (30 * NB_NSEC_PER_SEC)
+#define ARP_LIMIT     (10 * NB_NSEC_PER_SEC)
+#define GATEWAY       0x0a000202u // 10.0.2.2
+#define GUEST         0x0a00020fu // 10.0.2.15
+#define UDP_PEER      0x0a000203u // 10.0.2.3: the tap test's echo service (tests/integration)
+#define NOISE_TRIGGER 0x0a000262u // 10.0.2.98: asked for, the tap test's peer sends frames
+#define PING_LIMIT    (5 * NB_NSEC_PER_SEC)
+#define KILL_LIMIT    (5 * NB_NSEC_PER_SEC)
 
 static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID;
+static handle_t res[3] = {HANDLE_INVALID, HANDLE_INVALID, HANDLE_INVALID}; // mmio, irq, dma
+static const char *a_addr, *a_gsi;
 static struct nb_initrd initrd;
 static uint8_t msg[ETHERNET_MAX_MSG_BYTES];
-static uint8_t mac[6];
-static uint32_t link_events, link_state = 2, next_txid = 1;
+static uint8_t mac[6], gw_mac[6];
+static bool have_gw_mac;
+static uint32_t link_events, link_state = 2, next_txid = 1, offloads;
 
 // Reads one message by the deadline into msg (link events are noted and
 // skipped): OK, ERR_TIMED_OUT or the channel's error.
@@ -56,7 +66,9 @@ static status_t read_msg(uint64_t deadline, struct nb_msg_in *m, struct nb_msg_h
         if (s != ERR_SHOULD_WAIT)
             return s;
         signals_t obs;
-        if ((s = nb_object_wait_one(client, SIGNAL_READABLE, deadline, &obs)) != OK)
+        // PEER_CLOSED too: a driver that dies must end the wait at once.
+        if ((s = nb_object_wait_one(client, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, deadline,
+                                    &obs)) != OK)
             return s;
     }
 }
@@ -79,10 +91,20 @@ static status_t call(struct nb_msg_in *m)
     return s;
 }
 
+static status_t send_csum(const void *frame, uint32_t len, uint16_t cstart, uint16_t coff,
+                          status_t *st)
+{
+    struct nb_msg_in m = {.bytes = msg, .bytes_cap = sizeof(msg)};
+    status_t s = ethernet_send_request_encode(&m, cstart, coff, frame, len);
+    if (s == OK && (s = call(&m)) == OK)
+        s = ethernet_send_response_decode(&m, st);
+    return s;
+}
+
 static status_t send_frame(const void *frame, uint32_t len, status_t *st)
 {
     struct nb_msg_in m = {.bytes = msg, .bytes_cap = sizeof(msg)};
-    status_t s = ethernet_send_request_encode(&m, frame, len);
+    status_t s = ethernet_send_request_encode(&m, ETHERNET_CSUM_NONE, 0, frame, len);
     if (s == OK && (s = call(&m)) == OK)
         s = ethernet_send_response_decode(&m, st);
     return s;
@@ -96,13 +118,16 @@ static void net_info(struct ktest *t)
     status_t st;
     uint64_t mac64, dropped;
     uint32_t fmax, up;
-    ASSERT_OK(ethernet_get_info_response_decode(&m, &st, &mac64, &fmax, &up, &dropped));
+    ASSERT_OK(ethernet_get_info_response_decode(&m, &st, &mac64, &fmax, &up, &dropped, &offloads));
     ASSERT_OK(st);
     arp_mac_from_u64(mac64, mac);
     char s[18];
     arp_format_mac(mac, s);
-    printf("# mac %s, frame_max %u, link %s, %llu dropped\n", s, fmax, up ? "up" : "down",
-           (unsigned long long)dropped);
+    printf("# mac %s, frame_max %u, link %s, %llu dropped, offloads%s%s\n", s, fmax,
+           up ? "up" : "down", (unsigned long long)dropped,
+           offloads & ETHERNET_OFFLOAD_TX_CSUM ? " tx-csum" : "",
+           offloads & ETHERNET_OFFLOAD_RX_CSUM ? " rx-csum" : "");
+    EXPECT_EQ(offloads & ~(uint32_t)(ETHERNET_OFFLOAD_TX_CSUM | ETHERNET_OFFLOAD_RX_CSUM), 0u);
     EXPECT_EQ(mac64 >> 48, 0u);
     EXPECT_NE(mac64, 0u);
     EXPECT_FALSE(mac[0] & 1); // not multicast
@@ -120,6 +145,23 @@ static void net_bad_send(struct ktest *t)
     ASSERT_OK(send_frame(small, sizeof(small), &st));
     EXPECT_STATUS(st, ERR_INVALID_ARGS);
     ASSERT_OK(send_frame(small, 0, &st));
+    EXPECT_STATUS(st, ERR_INVALID_ARGS);
+    // A checksum request: refused without the offload; with it, the field
+    // must lie inside the frame (never sent: all of them are refused).
+    uint8_t frame[ARP_FRAME_BYTES];
+    size_t n = arp_build_request(frame, sizeof(frame), mac, GUEST, 0x0a000263);
+    if (!(offloads & ETHERNET_OFFLOAD_TX_CSUM)) {
+        ASSERT_OK(send_csum(frame, (uint32_t)n, 14, 2, &st));
+        EXPECT_STATUS(st, ERR_NOT_SUPPORTED);
+        return;
+    }
+    ASSERT_OK(send_csum(frame, (uint32_t)n, (uint16_t)(n - 1), 0, &st));
+    EXPECT_STATUS(st, ERR_INVALID_ARGS);
+    ASSERT_OK(send_csum(frame, (uint32_t)n, 14, (uint16_t)(n - 15), &st));
+    EXPECT_STATUS(st, ERR_INVALID_ARGS);
+    ASSERT_OK(send_csum(frame, (uint32_t)n, 0xfffe, 0xffff, &st));
+    EXPECT_STATUS(st, ERR_INVALID_ARGS);
+    ASSERT_OK(send_csum(small, sizeof(small), 0, 0, &st));
     EXPECT_STATUS(st, ERR_INVALID_ARGS);
 }
 
@@ -148,10 +190,11 @@ static status_t arp_roundtrip(uint32_t tip, struct arp_packet *reply, uint64_t *
             if (s != OK)
                 return s;
             const void *f;
-            uint32_t len;
+            uint32_t len, flags;
+            uint16_t cs, co;
             if (h.ordinal == ETHERNET_FRAME_ORDINAL &&
-                ethernet_frame_request_decode(&m, &f, &len) == OK && arp_parse(f, len, reply) &&
-                arp_is_reply(reply, tip, mac)) {
+                ethernet_frame_request_decode(&m, &flags, &cs, &co, &f, &len) == OK &&
+                arp_parse(f, len, reply) && arp_is_reply(reply, tip, mac)) {
                 *ns = nb_now() - t0;
                 return OK;
             }
@@ -172,8 +215,251 @@ static void net_arp_gateway(struct ktest *t)
     EXPECT_TRUE(memcmp(p.sha, slirp_gw, 6) == 0);
     EXPECT_TRUE(memcmp(p.tha, mac, 6) == 0);
     EXPECT_EQ(p.tpa, GUEST);
+    memcpy(gw_mac, p.sha, 6);
+    have_gw_mac = true;
     // A second round trip: the receive buffer was posted again.
     ASSERT_OK(arp_roundtrip(GATEWAY, &p, &ns));
+}
+
+// ---- IPv4, ICMP and UDP, as much as the ping and echo cases need.
+
+#define IP_OFF   14
+#define L4_OFF   (IP_OFF + 20)
+#define PAYLOAD  32
+#define ICMP_ID  0x4e42
+#define UDP_PORT 7 // echo
+
+// The one's-complement sum of len bytes (big-endian 16-bit words) added to sum.
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+// The sum of the UDP pseudo-header for an IPv4 frame (addresses, protocol, length).
+static uint32_t pseudo_sum(const uint8_t *f, uint16_t l4_len)
+{
+    return sum16(f + IP_OFF + 12, 8, 0) + 17u + l4_len;
+}
+
+// Ethernet + IPv4 header (its checksum filled) for proto with l4_len bytes after it.
+static size_t build_ip(uint8_t *f, const uint8_t dst_mac[6], uint32_t dst, uint8_t proto,
+                       uint16_t l4_len)
+{
+    static uint16_t ip_id = 1;
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, mac, 6);
+    put_be16(f + 12, 0x0800);
+    uint8_t *ip = f + IP_OFF;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put_be16(ip + 2, (uint16_t)(20 + l4_len));
+    put_be16(ip + 4, ip_id++);
+    ip[8] = 64;
+    ip[9] = proto;
+    put_be16(ip + 12, GUEST >> 16);
+    put_be16(ip + 14, (uint16_t)GUEST);
+    put_be16(ip + 16, (uint16_t)(dst >> 16));
+    put_be16(ip + 18, (uint16_t)dst);
+    put_be16(ip + 10, (uint16_t)~fold(sum16(ip, 20, 0)));
+    return L4_OFF + l4_len;
+}
+
+enum csum_mode { CSUM_SOFTWARE, CSUM_WRONG, CSUM_DEVICE };
+
+// An echo request to the gateway with seq; the ICMP checksum computed
+// here, deliberately wrong, or left 0 for the device (csum_start at the
+// ICMP header, csum_offset 2). Returns the send's status.
+static status_t send_ping(uint16_t seq, enum csum_mode mode)
+{
+    uint8_t f[L4_OFF + 8 + PAYLOAD];
+    size_t n = build_ip(f, gw_mac, GATEWAY, 1, 8 + PAYLOAD);
+    uint8_t *icmp = f + L4_OFF;
+    memset(icmp, 0, 8);
+    icmp[0] = 8; // echo request
+    put_be16(icmp + 4, ICMP_ID);
+    put_be16(icmp + 6, seq);
+    for (unsigned i = 0; i < PAYLOAD; i++)
+        icmp[8 + i] = (uint8_t)(seq + i * 3);
+    uint16_t c = (uint16_t)~fold(sum16(icmp, 8 + PAYLOAD, 0));
+    if (mode == CSUM_WRONG)
+        c ^= 0x0101;
+    if (mode != CSUM_DEVICE)
+        put_be16(icmp + 2, c);
+    status_t st, s;
+    uint16_t cstart = mode == CSUM_DEVICE ? L4_OFF : ETHERNET_CSUM_NONE;
+    uint16_t coff = mode == CSUM_DEVICE ? 2 : 0;
+    uint64_t end = nb_deadline_after(PING_LIMIT);
+    while ((s = send_csum(f, (uint32_t)n, cstart, coff, &st)) == OK && st == ERR_SHOULD_WAIT &&
+           nb_now() < end)
+        nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 100));
+    return s != OK ? s : st;
+}
+
+// Whether the frame f (flags from its event) holds a checksum that is right
+// at l4 (len bytes with the pseudo-header sum psum), completing a partial one.
+static bool l4_csum_ok(uint8_t *f, uint32_t flags, uint16_t cstart, uint16_t coff, size_t l4,
+                       size_t len, uint32_t psum)
+{
+    if (flags & ETHERNET_FRAME_CSUM_VALID)
+        return true;
+    if (flags & ETHERNET_FRAME_CSUM_PARTIAL) {
+        if (cstart != l4 || cstart + coff + 2u > l4 + len)
+            return false;
+        put_be16(f + cstart + coff, (uint16_t)~fold(sum16(f + cstart, l4 + len - cstart, 0)));
+    }
+    return fold(sum16(f + l4, len, psum)) == 0xffff;
+}
+
+// Waits until the limit for the echo reply with seq: OK, ERR_TIMED_OUT, or
+// ERR_IO for a reply whose checksums are wrong.
+static status_t wait_reply(uint8_t proto, uint16_t seq, uint64_t limit, uint32_t *flags_out)
+{
+    uint64_t end = nb_deadline_after(limit);
+    for (;;) {
+        struct nb_msg_in m;
+        struct nb_msg_header h;
+        status_t s = read_msg(end, &m, &h);
+        if (s != OK)
+            return s;
+        const void *fv;
+        uint32_t len, flags;
+        uint16_t cs, co;
+        if (h.ordinal != ETHERNET_FRAME_ORDINAL ||
+            ethernet_frame_request_decode(&m, &flags, &cs, &co, &fv, &len) != OK ||
+            len < L4_OFF + 8u)
+            continue;
+        uint8_t *f = (uint8_t *)fv; // our own copy, in msg
+        uint8_t *ip = f + IP_OFF;
+        if (get_be16(f + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != proto ||
+            get_be32(ip + 16) != GUEST || memcmp(f, mac, 6) != 0)
+            continue;
+        uint16_t iplen = get_be16(ip + 2);
+        if (iplen < 28 || IP_OFF + (uint32_t)iplen > len)
+            continue;
+        uint8_t *l4 = f + L4_OFF;
+        size_t l4len = iplen - 20u;
+        bool match = proto == 1
+                         ? l4[0] == 0 && get_be16(l4 + 4) == ICMP_ID && get_be16(l4 + 6) == seq
+                         : get_be16(l4) == UDP_PORT && l4len >= 8 + 2u && get_be16(l4 + 8) == seq;
+        if (!match)
+            continue;
+        *flags_out = flags;
+        bool ip_ok = (flags & ETHERNET_FRAME_CSUM_VALID) || fold(sum16(ip, 20, 0)) == 0xffff;
+        uint32_t psum = proto == 1 ? 0 : pseudo_sum(f, (uint16_t)l4len);
+        if (!ip_ok || !l4_csum_ok(f, flags, cs, co, L4_OFF, l4len, psum))
+            return ERR_IO;
+        return OK;
+    }
+}
+
+// Ping the gateway with the checksum computed here: slirp (and the tap
+// test's peer) answer only a right one.
+static void net_ping_gateway(struct ktest *t)
+{
+    ASSERT_TRUE(have_gw_mac);
+    uint32_t flags = 0;
+    status_t s = ERR_TIMED_OUT;
+    for (uint16_t seq = 1; seq <= 3 && s == ERR_TIMED_OUT; seq++) {
+        uint64_t t0 = nb_now();
+        ASSERT_OK(send_ping(seq, CSUM_SOFTWARE));
+        if ((s = wait_reply(1, seq, NB_NSEC_PER_SEC * 2, &flags)) == OK)
+            printf("# ping 10.0.2.2 seq %u: reply in %llu us, flags %#x\n", seq,
+                   (unsigned long long)((nb_now() - t0) / 1000), flags);
+    }
+    EXPECT_OK(s);
+    if (!(offloads & ETHERNET_OFFLOAD_RX_CSUM))
+        EXPECT_EQ(flags, 0u);
+}
+
+// A wrong checksum gets no answer: this is what makes the offload case
+// below mean something.
+static void net_ping_bad_checksum(struct ktest *t)
+{
+    ASSERT_TRUE(have_gw_mac);
+    uint32_t flags;
+    ASSERT_OK(send_ping(100, CSUM_WRONG));
+    EXPECT_STATUS(wait_reply(1, 100, NB_NSEC_PER_SEC * 2, &flags), ERR_TIMED_OUT);
+    // And the right one right after it still is.
+    ASSERT_OK(send_ping(101, CSUM_SOFTWARE));
+    EXPECT_OK(wait_reply(1, 101, PING_LIMIT, &flags));
+}
+
+// The device fills in the ICMP checksum (left 0: ICMP has no pseudo-header).
+static void net_ping_offload(struct ktest *t)
+{
+    if (!(offloads & ETHERNET_OFFLOAD_TX_CSUM))
+        KTEST_SKIP("the device offers no transmit checksum offload");
+    ASSERT_TRUE(have_gw_mac);
+    uint32_t flags;
+    status_t s = ERR_TIMED_OUT;
+    for (uint16_t seq = 200; seq < 203 && s == ERR_TIMED_OUT; seq++) {
+        ASSERT_OK(send_ping(seq, CSUM_DEVICE));
+        s = wait_reply(1, seq, NB_NSEC_PER_SEC * 2, &flags);
+    }
+    EXPECT_OK(s);
+    printf("# ping with the checksum by the device: %s\n", status_str(s));
+}
+
+// UDP to the tap test's echo service (10.0.2.3 port 7, the host's own
+// stack): our checksum by the device, and the echo's flags as the device
+// gave them (a partial checksum is completed and checked here).
+static void net_udp_echo_offload(struct ktest *t)
+{
+    if (!(offloads & ETHERNET_OFFLOAD_RX_CSUM) || !(offloads & ETHERNET_OFFLOAD_TX_CSUM))
+        KTEST_SKIP("the device offers no checksum offload");
+    struct arp_packet p;
+    uint64_t ns;
+    ASSERT_OK(arp_roundtrip(UDP_PEER, &p, &ns));
+    uint32_t flags = 0;
+    status_t s = ERR_TIMED_OUT;
+    for (uint16_t seq = 300; seq < 303 && s == ERR_TIMED_OUT; seq++) {
+        uint8_t f[L4_OFF + 8 + PAYLOAD];
+        size_t n = build_ip(f, p.sha, UDP_PEER, 17, 8 + PAYLOAD);
+        uint8_t *udp = f + L4_OFF;
+        put_be16(udp, UDP_PORT);
+        put_be16(udp + 2, UDP_PORT);
+        put_be16(udp + 4, 8 + PAYLOAD);
+        put_be16(udp + 8, seq);
+        for (unsigned i = 2; i < PAYLOAD; i++)
+            udp[8 + i] = (uint8_t)i;
+        // The field holds the pseudo-header sum; the device adds the rest.
+        put_be16(udp + 6, fold(pseudo_sum(f, 8 + PAYLOAD)));
+        status_t st;
+        ASSERT_OK(send_csum(f, (uint32_t)n, L4_OFF, 6, &st));
+        ASSERT_OK(st);
+        s = wait_reply(17, seq, NB_NSEC_PER_SEC * 2, &flags);
+    }
+    EXPECT_OK(s);
+    printf("# udp echo from 10.0.2.3: %s, flags %#x%s%s\n", status_str(s), flags,
+           flags & ETHERNET_FRAME_CSUM_VALID ? " csum-valid" : "",
+           flags & ETHERNET_FRAME_CSUM_PARTIAL ? " csum-partial" : "");
 }
 
 // Many frames back to back: the transmit ring fills (ERR_SHOULD_WAIT is
@@ -200,19 +486,21 @@ static void net_tx_burst(struct ktest *t)
     EXPECT_OK(arp_roundtrip(GATEWAY, &p, &ns));
 }
 
-// /bin/arping over a duplicate of our channel; its output comes back on a
-// channel. Returns its exit code, -1 when it could not run.
-static int run_arping(const char **args, char *out, size_t cap)
+// /bin/arping over a duplicate of our channel; its output comes back on
+// *mine. OK or why it could not start.
+static status_t start_arping(const char **args, handle_t *proc, handle_t *mine)
 {
     const void *elf;
     size_t elf_size;
-    handle_t conn, mine, theirs, proc;
-    out[0] = 0;
-    if (nb_initrd_find(&initrd, "/bin/arping", &elf, &elf_size) != OK ||
-        nb_handle_duplicate(client, RIGHT_SAME_RIGHTS, &conn) != OK)
-        return -1;
-    if (nb_channel_create(0, &mine, &theirs) != OK)
-        return -1;
+    handle_t conn, theirs;
+    status_t s;
+    if ((s = nb_initrd_find(&initrd, "/bin/arping", &elf, &elf_size)) != OK ||
+        (s = nb_handle_duplicate(client, RIGHT_SAME_RIGHTS, &conn)) != OK)
+        return s;
+    if ((s = nb_channel_create(0, mine, &theirs)) != OK) {
+        nb_handle_close(conn);
+        return s;
+    }
     const char *argv[8] = {"/bin/arping"};
     for (int i = 0; args[i] && i < 6; i++)
         argv[i + 1] = args[i];
@@ -225,15 +513,20 @@ static int run_arping(const char **args, char *out, size_t cap)
                           .roles = roles,
                           .handles = hs,
                           .nhandles = 2};
-    if (nb_spawn(&sp, &proc) != OK) {
-        nb_handle_close(mine);
-        return -1;
-    }
+    if ((s = nb_spawn(&sp, proc)) != OK)
+        nb_handle_close(*mine);
+    return s;
+}
+
+// Collects arping's output into out until it ends (the limit from now);
+// returns its exit code, -1 when it did not end.
+static int finish_arping(handle_t proc, handle_t mine, uint64_t limit, char *out, size_t cap)
+{
     size_t n = 0;
+    uint64_t end = nb_deadline_after(limit);
     for (;;) {
         signals_t obs;
-        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED,
-                               nb_deadline_after(WAIT_LIMIT), &obs) != OK)
+        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, end, &obs) != OK)
             break;
         struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
         status_t s = nb_channel_read(mine, &m);
@@ -248,7 +541,9 @@ static int run_arping(const char **args, char *out, size_t cap)
     out[n] = 0;
     nb_handle_close(mine);
     struct nb_process_info info;
-    status_t s = nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info);
+    status_t s = nb_process_wait(proc, end, &info);
+    if (s != OK)
+        nb_task_kill(proc);
     nb_handle_close(proc);
     for (const char *line = out; *line;) { // arping's output into the log
         const char *nl = strchr(line, '\n');
@@ -257,6 +552,15 @@ static int run_arping(const char **args, char *out, size_t cap)
         line += len + (nl ? 1 : 0);
     }
     return s == OK ? (int)info.exit_code : -1;
+}
+
+static int run_arping(const char **args, char *out, size_t cap)
+{
+    handle_t proc, mine;
+    out[0] = 0;
+    if (start_arping(args, &proc, &mine) != OK)
+        return -1;
+    return finish_arping(proc, mine, WAIT_LIMIT, out, cap);
 }
 
 static void net_arping(struct ktest *t)
@@ -275,8 +579,131 @@ static void net_arping(struct ktest *t)
     EXPECT_EQ(run_arping(bad2, out, sizeof(out)), 2);
 }
 
+static status_t spawn_driver(void);
+
+// After the driver's death, before a new driver resets the device: fresh
+// contiguous (DMA) memory, just freed by the dead driver and handed out
+// again, filled with a pattern. Frames that arrive meanwhile (the tap
+// test's peer sends 40 over 200 ms when it sees an ARP request for
+// NOISE_TRIGGER) must not land in it; today they do (docs/VIRTIO.md, "Not
+// done yet"), so this only reports.
+static void dma_after_death_check(void)
+{
+    enum { VMOS = 8, BYTES = 65536 };
+    static uint8_t pat[BYTES], back[BYTES];
+    memset(pat, 0x55, sizeof(pat));
+    handle_t v[VMOS];
+    unsigned n = 0, changed = 0;
+    for (; n < VMOS; n++) {
+        if (nb_vmo_create_contiguous(res[2], BYTES, 0, &v[n]) != OK ||
+            nb_vmo_write(v[n], pat, 0, sizeof(pat)) != OK)
+            break;
+    }
+    nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 2));
+    for (unsigned k = 0; k < n; k++) {
+        if (nb_vmo_read(v[k], back, 0, sizeof(back)) == OK) {
+            for (unsigned b = 0; b < sizeof(back); b++)
+                changed += back[b] != 0x55;
+        }
+        nb_handle_close(v[k]);
+    }
+    printf("# DMA after the driver's death: %u bytes of %u new 64 KiB contiguous vmos changed in "
+           "500 ms\n",
+           changed, n);
+}
+
+// Kill the driver with sends in flight, /bin/arping waiting for a reply and
+// this client waiting for a frame: every request is answered or the
+// channel says ERR_PEER_CLOSED within KILL_LIMIT, arping ends with an
+// error, and a new driver on the same device (reset and set up afresh)
+// works.
+static void net_kill_in_flight(struct ktest *t)
+{
+    struct nb_handle_info hi;
+    ASSERT_OK(nb_handle_info(driver, &hi));
+    ASSERT_TRUE(hi.rights & RIGHT_MANAGE); // what NB_SYS_TASK_KILL needs
+    handle_t aproc, aout;
+    const char *args[] = {"-c", "100", "-w", "60", "10.0.2.99", NULL};
+    ASSERT_OK(start_arping(args, &aproc, &aout));
+    nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC / 2)); // arping is waiting for a reply
+    enum { N = 24, TXID0 = 0x5000 };
+    uint8_t trigger[ARP_FRAME_BYTES];
+    status_t tst;
+    size_t tn = arp_build_request(trigger, sizeof(trigger), mac, GUEST, NOISE_TRIGGER);
+    ASSERT_OK(send_frame(trigger, (uint32_t)tn, &tst));
+    for (uint32_t r = 0; r < N; r++) {
+        uint8_t frame[ARP_FRAME_BYTES];
+        size_t n = arp_build_request(frame, sizeof(frame), mac, GUEST, 0x0a000263);
+        struct nb_msg_in m = {.bytes = msg, .bytes_cap = sizeof(msg)};
+        ASSERT_OK(ethernet_send_request_encode(&m, ETHERNET_CSUM_NONE, 0, frame, (uint32_t)n));
+        struct nb_msg_header h;
+        memcpy(&h, msg, sizeof(h));
+        h.txid = TXID0 + r;
+        memcpy(msg, &h, sizeof(h));
+        struct nb_msg_out out = {.bytes = msg, .nbytes = m.nbytes};
+        ASSERT_OK(nb_channel_write(client, &out));
+    }
+    uint64_t t0 = nb_now();
+    ASSERT_OK(nb_task_kill(driver));
+    uint32_t answered = 0, bad = 0, frames = 0;
+    status_t s;
+    for (;;) {
+        struct nb_msg_in m;
+        struct nb_msg_header h;
+        if ((s = read_msg(t0 + KILL_LIMIT, &m, &h)) != OK)
+            break;
+        status_t st;
+        if (h.ordinal == ETHERNET_SEND_ORDINAL && h.txid >= TXID0 && h.txid < TXID0 + N &&
+            ethernet_send_response_decode(&m, &st) == OK) {
+            answered++;
+            if (st != OK && st != ERR_SHOULD_WAIT)
+                bad++;
+        } else {
+            frames++;
+        }
+    }
+    uint64_t ms = (nb_now() - t0) / 1000000;
+    printf("# killed with %u sends in flight: %u answered before, then %s after %llu ms (%u "
+           "other messages)\n",
+           N, answered, status_str(s), (unsigned long long)ms, frames);
+    EXPECT_STATUS(s, ERR_PEER_CLOSED);
+    EXPECT_EQ(bad, 0u);
+    EXPECT_LE(answered, (uint32_t)N);
+    // arping (60 s to go) ends at once: its wait ended with ERR_PEER_CLOSED
+    // (said on its stderr, the console).
+    static char out[4096];
+    int code = finish_arping(aproc, aout, KILL_LIMIT, out, sizeof(out));
+    printf("# arping ended with %d after %llu ms\n", code,
+           (unsigned long long)((nb_now() - t0) / 1000000));
+    EXPECT_EQ(code, 1);
+    EXPECT_NOT_NULL(strstr(out, "ARPING 10.0.2.99"));
+    struct nb_process_info info;
+    ASSERT_OK(nb_process_wait(driver, nb_deadline_after(KILL_LIMIT), &info));
+    char how[96];
+    nb_process_describe(&info, how, sizeof(how));
+    printf("# the driver %s\n", how);
+    nb_handle_close(driver);
+    nb_handle_close(client);
+    driver = client = HANDLE_INVALID;
+    dma_after_death_check();
+
+    // Again on the same device: it is reset and set up afresh.
+    link_events = 0;
+    ASSERT_OK(spawn_driver());
+    net_info(t);
+    struct arp_packet p;
+    uint64_t ns;
+    ASSERT_OK(arp_roundtrip(GATEWAY, &p, &ns));
+    printf("# after the restart 10.0.2.2 answers in %llu us\n", (unsigned long long)(ns / 1000));
+    uint32_t flags;
+    ASSERT_OK(send_ping(400, CSUM_SOFTWARE));
+    EXPECT_OK(wait_reply(1, 400, PING_LIMIT, &flags));
+}
+
 KTEST_SUITE(net, KTEST_CASE(net_info), KTEST_CASE(net_bad_send), KTEST_CASE(net_arp_gateway),
-            KTEST_CASE(net_tx_burst), KTEST_CASE(net_arping));
+            KTEST_CASE(net_ping_gateway), KTEST_CASE(net_ping_bad_checksum),
+            KTEST_CASE(net_ping_offload), KTEST_CASE(net_udp_echo_offload),
+            KTEST_CASE(net_tx_burst), KTEST_CASE(net_arping), KTEST_CASE(net_kill_in_flight));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
@@ -290,44 +717,32 @@ static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t s
     return nb_resource_create(root, kind, base, size, out);
 }
 
-static status_t start_driver(int argc, char **argv)
+// Starts /bin/virtio-net with duplicates of the resources (kept for a
+// restart) and a new service channel (client: our end).
+static status_t spawn_driver(void)
 {
-    uint64_t addr = 0, gsi = 0;
-    const char *a_addr = NULL, *a_gsi = NULL;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--mmio"))
-            addr = strtoull(a_addr = argv[i + 1], NULL, 0);
-        if (!strcmp(argv[i], "--irq"))
-            gsi = strtoull(a_gsi = argv[i + 1], NULL, 0);
-    }
-    if (!addr || !a_gsi) {
-        fprintf(stderr, "nettest: usage: nettest --mmio ADDR --irq GSI\n");
-        return ERR_INVALID_ARGS;
-    }
-    handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
     const void *elf;
     size_t elf_size;
     status_t s;
-    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&initrd, rdh)) != OK ||
-        (s = nb_initrd_find(&initrd, "/bin/virtio-net", &elf, &elf_size)) != OK) {
+    if ((s = nb_initrd_find(&initrd, "/bin/virtio-net", &elf, &elf_size)) != OK) {
         fprintf(stderr, "nettest: no /bin/virtio-net in the initrd\n");
-        return ERR_NOT_FOUND;
+        return s;
     }
     handle_t hs[5], theirs;
     uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
                          BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
-    uint32_t n = 4;
-    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &hs[0])) !=
-            OK ||
-        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &hs[1])) != OK ||
-        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &hs[2])) != OK) {
-        fprintf(stderr, "nettest: no device resources (mmio, irq, dma or root_resource): %s\n",
-                status_str(s));
+    uint32_t n = 0;
+    for (; n < 3; n++) {
+        if ((s = nb_handle_duplicate(res[n], RIGHT_SAME_RIGHTS, &hs[n])) != OK)
+            break;
+    }
+    if (s == OK && (s = nb_channel_create(0, &client, &theirs)) == OK)
+        hs[n++] = theirs;
+    if (s != OK) {
+        while (n)
+            nb_handle_close(hs[--n]);
         return s;
     }
-    if ((s = nb_channel_create(0, &client, &theirs)) != OK)
-        return s;
-    hs[3] = theirs;
     handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
     if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
         n = 5;
@@ -341,9 +756,40 @@ static status_t start_driver(int argc, char **argv)
                           .nhandles = n};
     if ((s = nb_spawn(&sp, &driver)) != OK) {
         fprintf(stderr, "nettest: cannot start /bin/virtio-net: %s\n", status_str(s));
+        nb_handle_close(client);
+        client = HANDLE_INVALID;
+    }
+    return s;
+}
+
+static status_t start_driver(int argc, char **argv)
+{
+    uint64_t addr = 0, gsi = 0;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--mmio"))
+            addr = strtoull(a_addr = argv[i + 1], NULL, 0);
+        if (!strcmp(argv[i], "--irq"))
+            gsi = strtoull(a_gsi = argv[i + 1], NULL, 0);
+    }
+    if (!addr || !a_gsi) {
+        fprintf(stderr, "nettest: usage: nettest --mmio ADDR --irq GSI\n");
+        return ERR_INVALID_ARGS;
+    }
+    handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
+    status_t s;
+    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&initrd, rdh)) != OK) {
+        fprintf(stderr, "nettest: no initrd\n");
+        return ERR_NOT_FOUND;
+    }
+    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &res[0])) !=
+            OK ||
+        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &res[1])) != OK ||
+        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &res[2])) != OK) {
+        fprintf(stderr, "nettest: no device resources (mmio, irq, dma or root_resource): %s\n",
+                status_str(s));
         return s;
     }
-    return OK;
+    return spawn_driver();
 }
 
 int main(int argc, char **argv)
@@ -356,6 +802,7 @@ int main(int argc, char **argv)
         return 1;
     int failed = ktest_run(NULL);
     nb_handle_close(client);
-    nb_task_kill(driver);
+    if (driver != HANDLE_INVALID)
+        nb_task_kill(driver);
     return failed ? 1 : 0;
 }
