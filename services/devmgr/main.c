@@ -233,7 +233,8 @@ static void discover_pci(void)
                  name ? name : pci_class_name(f->class_code));
         d->rule = drivers_match_pci(&dm.drivers, f->vendor, f->device, f->subsys);
     }
-    nb_logf("devmgr: %zu PCI functions", dm.npci);
+    nb_logf("devmgr: %zu PCI functions (%s)", dm.npci,
+            necam ? "ECAM from ACPI MCFG" : "configuration ports 0xcf8/0xcfc");
 }
 
 // ---- Drivers ----

@@ -96,19 +96,25 @@ def test_microvm_virtio_mmio_rng():
         vm.kill()
 
 
-def test_q35_pci_rng():
-    vm = start_vm("q35", ["-device", "virtio-rng-pci"])
+@pytest.mark.parametrize("machine,access", [("q35", "ECAM from ACPI MCFG"),
+                                             ("pc", "configuration ports 0xcf8/0xcfc")])
+def test_pci_rng(machine, access):
+    """q35 has ECAM (ACPI MCFG); pc (i440FX) has no MCFG: the legacy
+    configuration ports."""
+    vm = start_vm(machine, ["-device", "virtio-rng-pci"])
     try:
         out = vm.output
-        assert re.search(r"devmgr: \d+ PCI functions", out), out[-3000:]
+        assert re.search(rf"devmgr: \d+ PCI functions \({re.escape(access)}\)", out), \
+            out[-3000:]
         m = re.search(r"devmgr: found pci ([0-9a-f]{2}:[0-9a-f]{2}\.\d) 1af4:(1005|1044) rng: "
                       r"/bin/virtio-rng", out)
         assert m, out[-3000:]
         # It may have come before the prompt start_vm waited for: search it all.
         assert wait_for(vm, driver_line("/bin/virtio-rng")), vm.output[-3000:]
         table = run_line(vm, "lsdev", r"^BUS +LOCATION")
-        # The q35 host bridge and the rng, with its driver.
-        assert re.search(r"^pci +00:00\.0 +8086:29c0 +bridge +- +-", table, re.M), table
+        # The host bridge (q35's MCH, pc's i440FX) and the rng, with its driver.
+        bridge = "8086:29c0" if machine == "q35" else "8086:1237"
+        assert re.search(rf"^pci +00:00\.0 +{bridge} +bridge +- +-", table, re.M), table
         assert re.search(rf"^pci +{re.escape(m.group(1))} +1af4:{m.group(2)} +rng +"
                          r"/bin/virtio-rng +(running|restarting|failed)", table, re.M), table
     finally:
