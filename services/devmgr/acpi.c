@@ -156,8 +156,10 @@ static size_t name_string(const uint8_t *p, size_t n, bool *single, char seg[5])
     if (i >= n)
         return 0;
     size_t segs = 1;
-    if (p[i] == AML_ZERO_OP) // NullName
-        return *single = false, i + 1;
+    if (p[i] == AML_ZERO_OP) { // NullName
+        *single = false;
+        return i + 1;
+    }
     if (p[i] == AML_DUAL_PREFIX) {
         segs = 2;
         i++;
@@ -190,11 +192,12 @@ static size_t integer(const uint8_t *p, size_t n, uint64_t *v)
         return 0;
     switch (p[0]) {
     case AML_ZERO_OP:
-        return *v = 0, 1;
     case AML_ONE_OP:
-        return *v = 1, 1;
+        *v = p[0] == AML_ONE_OP;
+        return 1;
     case AML_ONES_OP:
-        return *v = UINT64_MAX, 1;
+        *v = UINT64_MAX;
+        return 1;
     case AML_BYTE_PREFIX:
         data = 1;
         break;
