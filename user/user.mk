@@ -66,7 +66,8 @@ console_SRC  := services/console/main.c services/console/core.c
 console_PATH := bin/console
 # The device manager (docs/DEVICES.md, "Device manager").
 USER_PROGS += devmgr
-devmgr_SRC  := services/devmgr/main.c services/devmgr/discover.c services/devmgr/drivers.c
+devmgr_SRC  := services/devmgr/main.c services/devmgr/discover.c services/devmgr/acpi.c \
+               services/devmgr/drivers.c
 devmgr_PATH := bin/devmgr
 # virtio drivers (docs/VIRTIO.md): services/virtio-NAME/ is /bin/virtio-NAME,
 # each with the shared glue in services/virtio-common/.
@@ -191,7 +192,8 @@ USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
 # The text commands' line reader and pure parts (suite textin).
 USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
 # The device manager's discovery and driver table (suites devmgr_*).
-USER_HOST_SRC += services/devmgr/discover.c services/devmgr/drivers.c services/devmgr/devmgr_test.c
+USER_HOST_SRC += services/devmgr/discover.c services/devmgr/acpi.c services/devmgr/drivers.c \
+                 services/devmgr/devmgr_test.c
 # libvirtio against a fake device (suites virtio_*).
 USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 # Ethernet + ARP frames for arping and nettest (suite arp).

@@ -22,6 +22,7 @@
 #define NB_INFO_HYPERVISOR 6 // text: the `hvinfo:` report, lines ending in '\n'
 #define NB_INFO_CMDLINE    7 // text: the kernel command line (virtio_mmio.device= for devmgr)
 #define NB_INFO_PCI_ECAM   8 // struct nb_pci_ecam[] from ACPI MCFG (empty: legacy config ports)
+#define NB_INFO_ACPI_DSDT  9 // bytes: the ACPI DSDT, header included (ERR_NOT_FOUND without one)
 
 struct nb_system_info {
     uint64_t uptime_ns;   // monotonic clock

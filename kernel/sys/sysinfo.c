@@ -2,6 +2,7 @@
 // NB_SYS_PROCESS_HANDLES, NB_SYS_LOG_WRITE and NB_SYS_LOG_READ.
 #include "sys/sysinfo.h"
 #include "arch.h"
+#include "dev/acpi.h"
 #include "dev/pci.h"
 #include "hv/hv.h"
 #include "init/boot_info.h"
@@ -20,6 +21,10 @@
 #include "sys/usercopy.h"
 
 #define LIST_SLACK 16 // extra room for entries that appear between count and fill
+
+// ACPI system description table header (ACPI specification 5.2.6).
+#define ACPI_SDT_HEADER_LEN 36
+#define ACPI_SDT_LENGTH_OFF 4
 
 static struct handle_table *table(void)
 {
@@ -186,6 +191,36 @@ static status_t topic_pci_ecam(struct topic_data *d)
     return st;
 }
 
+// The DSDT the FADT points to (X_DSDT, else DSDT), as the boot parser
+// accepted it; its bytes are checked again as they are copied (signature,
+// length, checksum), so user space gets a whole, valid table or an error.
+static status_t topic_acpi_dsdt(struct topic_data *d)
+{
+    const struct acpi_info *ai = acpi();
+    if (!ai || !ai->fadt.present || !ai->fadt.dsdt)
+        return ERR_NOT_FOUND;
+    const struct acpi_table *t = NULL;
+    for (uint32_t i = 0; i < ai->ntables && !t; i++)
+        if (ai->tables[i].pa == ai->fadt.dsdt && !memcmp(ai->tables[i].sig, "DSDT", 4))
+            t = &ai->tables[i];
+    if (!t) // the parser refused it
+        return ERR_NOT_FOUND;
+    if (t->length < ACPI_SDT_HEADER_LEN || t->length > ACPI_TABLE_MAX_LEN)
+        return ERR_BAD_FORMAT;
+    const uint8_t *p = acpi_read_phys(t->pa, t->length, NULL);
+    if (!p)
+        return ERR_NOT_FOUND;
+    status_t st = alloc_data(d, t->length);
+    if (st != OK)
+        return st;
+    memcpy(d->buf, p, t->length);
+    uint32_t len;
+    memcpy(&len, (const uint8_t *)d->buf + ACPI_SDT_LENGTH_OFF, sizeof(len));
+    if (memcmp(d->buf, "DSDT", 4) || len != t->length || acpi_checksum(d->buf, len))
+        return ERR_BAD_FORMAT;
+    return OK;
+}
+
 status_t sysinfo_get(struct handle_table *t, handle_t h, uint32_t topic, void *buf, size_t size,
                      size_t *actual)
 {
@@ -217,6 +252,9 @@ status_t sysinfo_get(struct handle_table *t, handle_t h, uint32_t topic, void *b
         break;
     case NB_INFO_PCI_ECAM:
         st = topic_pci_ecam(&d);
+        break;
+    case NB_INFO_ACPI_DSDT:
+        st = topic_acpi_dsdt(&d);
         break;
     default:
         return ERR_INVALID_ARGS;

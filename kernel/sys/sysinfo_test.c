@@ -1,6 +1,7 @@
 // In-kernel tests of system information: the NB_INFO_* topics, buffers too
 // small, wrong resources, the process registry, handle listings and the log
 // object (read, write, sequence numbers, wrap-around, rate limit).
+#include "dev/acpi.h"
 #include "lib/fmt.h"
 #include "lib/klog.h"
 #include "lib/ktest.h"
@@ -174,6 +175,49 @@ static void sysinfo_buffer_too_small(struct ktest *t)
     // Exactly the size: copied.
     EXPECT_OK(sysinfo_get(&f.t, f.info, NB_INFO_MEMORY, buf, sizeof(struct nb_memory_info), &m));
     EXPECT_EQ(((struct nb_memory_info *)buf)->page_size, 4096u);
+    handle_table_destroy(&f.t);
+}
+
+// The DSDT topic: the table the FADT names, whole and valid (signature,
+// length field equal to the size, zero checksum), or ERR_NOT_FOUND when the
+// machine has no ACPI (microvm with acpi=off).
+static void sysinfo_acpi_dsdt(struct ktest *t)
+{
+    struct fixture f;
+    void *buf;
+    size_t n = 0, m = 0;
+    ASSERT_OK(fixture_init(&f));
+    const struct acpi_info *ai = acpi();
+    status_t st = get_topic(&f, NB_INFO_ACPI_DSDT, &buf, &n);
+    if (!ai || !ai->fadt.present || !ai->fadt.dsdt) {
+        EXPECT_STATUS(st, ERR_NOT_FOUND);
+        kfree(buf);
+        handle_table_destroy(&f.t);
+        KTEST_SKIP("no ACPI DSDT on this machine");
+    }
+    ASSERT_OK(st);
+    const uint8_t *d = buf;
+    ASSERT_GE(n, 36u);
+    EXPECT_EQ(memcmp(d, "DSDT", 4), 0);
+    uint32_t len;
+    memcpy(&len, d + 4, sizeof(len));
+    EXPECT_EQ((size_t)len, n);
+    EXPECT_EQ(acpi_checksum(d, n), 0);
+    const struct acpi_table *tab = acpi_table_find(ai, "DSDT");
+    ASSERT_NOT_NULL(tab);
+    EXPECT_EQ(tab->pa, ai->fadt.dsdt);
+    EXPECT_EQ((size_t)tab->length, n);
+    // One byte short: nothing copied, the size told.
+    uint8_t *small = kmalloc(n);
+    ASSERT_NOT_NULL(small);
+    memset(small, 0xaa, n);
+    EXPECT_STATUS(sysinfo_get(&f.t, f.info, NB_INFO_ACPI_DSDT, small, n - 1, &m),
+                  ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(m, n);
+    EXPECT_EQ(small[0], 0xaa);
+    EXPECT_STATUS(sysinfo_get(&f.t, f.vmex, NB_INFO_ACPI_DSDT, small, n, &m), ERR_WRONG_TYPE);
+    kfree(small);
+    kfree(buf);
     handle_table_destroy(&f.t);
 }
 
@@ -539,8 +583,8 @@ static void sysinfo_log_rate_limit(struct ktest *t)
 }
 
 KTEST_SUITE(sysinfo, KTEST_CASE(sysinfo_topics), KTEST_CASE(sysinfo_buffer_too_small),
-            KTEST_CASE(sysinfo_wrong_resource), KTEST_CASE(sysinfo_process_registry),
-            KTEST_CASE(sysinfo_handle_listing), KTEST_CASE(sysinfo_object_ids_unique),
-            KTEST_CASE(sysinfo_kill_blocked_waiter), KTEST_CASE(sysinfo_log_write_read),
-            KTEST_CASE(sysinfo_log_readable), KTEST_CASE(sysinfo_log_wraparound),
-            KTEST_CASE(sysinfo_log_rate_limit));
+            KTEST_CASE(sysinfo_acpi_dsdt), KTEST_CASE(sysinfo_wrong_resource),
+            KTEST_CASE(sysinfo_process_registry), KTEST_CASE(sysinfo_handle_listing),
+            KTEST_CASE(sysinfo_object_ids_unique), KTEST_CASE(sysinfo_kill_blocked_waiter),
+            KTEST_CASE(sysinfo_log_write_read), KTEST_CASE(sysinfo_log_readable),
+            KTEST_CASE(sysinfo_log_wraparound), KTEST_CASE(sysinfo_log_rate_limit));

@@ -36,6 +36,47 @@ size_t vmmio_parse_cmdline(const char *cmdline, struct vmmio_window *out, size_t
 status_t vmmio_parse_entry(const char *value, size_t len, struct vmmio_window *w, char *err,
                            size_t err_size);
 
+// ---- virtio-mmio windows from the ACPI DSDT (acpi.c) ----
+
+#define ACPI_VMMIO_HID  "LNRO0005" // _HID of a virtio-mmio transport
+#define ACPI_DEPTH_MAX  16         // Scope/Device nesting the scanner follows
+#define ACPI_HEADER_LEN 36         // system description table header
+#define ACPI_DSDT_MAX   (1u << 20) // longer tables are refused
+
+struct acpi_vmmio_scan {
+    unsigned devices; // Device objects with _HID "LNRO0005"
+    unsigned bad;     // ...of those, without one usable memory window and interrupt
+    unsigned dropped; // ...of those, good but past `max`
+    unsigned skipped; // term lists left early: unknown opcodes, bad lengths or nesting
+};
+
+// Finds the virtio-mmio transports of a DSDT (header included, `len` bytes
+// readable) without interpreting AML: it walks Scope() and Device() bodies
+// (at most ACPI_DEPTH_MAX deep), skips objects with a PkgLength (methods,
+// fields, If ...) whole, and stops a term list at an opcode it does not know
+// (counted in scan->skipped; the enclosing lists go on). A Device whose
+// _HID is the string "LNRO0005" is a transport; Name(_CRS, Buffer) must give
+// one Memory32Fixed range and one interrupt (Extended Interrupt or IRQ
+// descriptor), and Name(_UID, integer) becomes the window's id. Stores up to
+// max windows; *count says how many. ERR_BAD_FORMAT (err says why) when the
+// header is bad: not "DSDT", a length under the header or past len or
+// ACPI_DSDT_MAX, a non-zero checksum. OK otherwise, with err describing the
+// last problem met (empty if none).
+status_t acpi_dsdt_vmmio(const uint8_t *table, size_t len, struct vmmio_window *out, size_t max,
+                         size_t *count, struct acpi_vmmio_scan *scan, char *err, size_t err_size);
+
+struct vmmio_merge_stats {
+    unsigned duplicates; // the same window (base, size, interrupt) as one already listed
+    unsigned conflicts;  // overlapping one already listed, but not the same: dropped
+    unsigned dropped;    // no room
+};
+
+// Appends to list (n entries, room for max) the windows of add that are not
+// already there: the same window from the command line and from ACPI is one
+// device, and the entry already listed wins a conflict. Returns the new count.
+size_t vmmio_merge(struct vmmio_window *list, size_t n, size_t max, const struct vmmio_window *add,
+                   size_t nadd, struct vmmio_merge_stats *st);
+
 // virtio-mmio registers (virtio 1.x, 4.2.2).
 #define VMMIO_REG_MAGIC     0x000
 #define VMMIO_REG_VERSION   0x004

@@ -1,12 +1,12 @@
 // devmgr: the device manager (docs/DEVICES.md, "Device manager"). Finds
-// the devices (virtio-mmio windows from the kernel command line, PCI
-// functions through the pci resource), starts the driver /etc/drivers names
+// the devices (virtio-mmio windows from the kernel command line and the
+// ACPI DSDT, PCI functions through the pci resource), starts the driver /etc/drivers names
 // for each with only that device's capabilities, restarts drivers that end,
 // and serves the devmgr protocol (proto/devmgr.nidl) to its clients.
 //
 // Bootstrap roles: initrd, vmex (drivers' code), mmio, irq, pci, dma (the
 // broad resources init has), entropy (optional: for rng drivers), log
-// (optional), info (the command line, ECAM), service (its service channel:
+// (optional), info (the command line, DSDT, ECAM), service (its service channel:
 // `connect` messages bring clients).
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,31 +154,82 @@ static void probe_mmio_window(const struct vmmio_window *w, unsigned *empty)
     d->rule = drivers_match_mmio(&dm.drivers, p.device_id);
 }
 
-static void discover_mmio(void)
+// The command line's virtio_mmio.device= windows (QEMU microvm with
+// acpi=off); returns how many were stored in wins.
+static size_t cmdline_windows(struct vmmio_window *wins, size_t max)
 {
     static char cmdline[CMDLINE_MAX];
-    static struct vmmio_window wins[VMMIO_MAX];
     uint64_t actual = 0;
-    if (dm.info == HANDLE_INVALID) {
-        nb_logf("devmgr: no 'info' handle: no virtio-mmio devices from the command line");
-        return;
-    }
     status_t s = nb_system_info(dm.info, NB_INFO_CMDLINE, cmdline, sizeof(cmdline) - 1, &actual);
     if (s != OK) {
         nb_logf("devmgr: no kernel command line: %s", status_str(s));
-        return;
+        return 0;
     }
     cmdline[actual < sizeof(cmdline) ? actual : sizeof(cmdline) - 1] = '\0';
-    unsigned bad, empty = 0;
+    unsigned bad;
     char err[DEVMGR_ERR_MAX];
-    size_t n = vmmio_parse_cmdline(cmdline, wins, VMMIO_MAX, &bad, err, sizeof(err));
+    size_t n = vmmio_parse_cmdline(cmdline, wins, max, &bad, err, sizeof(err));
     if (bad)
         nb_logf("devmgr: %u bad virtio_mmio.device entries (last: %s)", bad, err);
+    return n;
+}
+
+// The DSDT's "LNRO0005" devices (QEMU microvm with ACPI, its default);
+// returns how many windows were stored in wins.
+static size_t acpi_windows(struct vmmio_window *wins, size_t max)
+{
+    uint64_t actual = 0;
+    status_t s = nb_system_info(dm.info, NB_INFO_ACPI_DSDT, NULL, 0, &actual);
+    if (s == ERR_NOT_FOUND || (s == OK && actual == 0))
+        return 0; // no ACPI (or no DSDT): nothing to say
+    if (s != ERR_BUFFER_TOO_SMALL || actual > ACPI_DSDT_MAX) {
+        nb_logf("devmgr: ACPI DSDT unavailable: %s", status_str(s));
+        return 0;
+    }
+    uint8_t *dsdt = malloc(actual);
+    if (!dsdt)
+        return 0;
+    size_t n = 0;
+    s = nb_system_info(dm.info, NB_INFO_ACPI_DSDT, dsdt, actual, &actual);
+    if (s == OK) {
+        struct acpi_vmmio_scan sc;
+        char err[DEVMGR_ERR_MAX];
+        s = acpi_dsdt_vmmio(dsdt, actual, wins, max, &n, &sc, err, sizeof(err));
+        if (s != OK || err[0])
+            nb_logf("devmgr: ACPI: %s", err);
+        if (sc.devices)
+            nb_logf("devmgr: ACPI DSDT: %u virtio-mmio devices (%u unusable, %u past the limit)",
+                    sc.devices, sc.bad, sc.dropped);
+    } else {
+        nb_logf("devmgr: ACPI DSDT unreadable: %s", status_str(s));
+    }
+    free(dsdt);
+    return n;
+}
+
+static void discover_mmio(void)
+{
+    static struct vmmio_window wins[VMMIO_MAX], acpi[VMMIO_MAX];
+    if (dm.info == HANDLE_INVALID) {
+        nb_logf("devmgr: no 'info' handle: no virtio-mmio devices from the command line or ACPI");
+        return;
+    }
+    size_t ncl = cmdline_windows(wins, VMMIO_MAX);
+    size_t na = acpi_windows(acpi, VMMIO_MAX);
+    struct vmmio_merge_stats st = {0};
+    size_t n = vmmio_merge(wins, ncl, VMMIO_MAX, acpi, na, &st);
+    if (st.conflicts || st.dropped)
+        nb_logf("devmgr: ACPI virtio-mmio windows dropped: %u clash with the command line's, "
+                "%u past %u",
+                st.conflicts, st.dropped, VMMIO_MAX);
     if (!n)
         return;
+    unsigned empty = 0;
     for (size_t i = 0; i < n; i++)
         probe_mmio_window(&wins[i], &empty);
-    nb_logf("devmgr: %zu virtio-mmio windows, %u empty", n, empty);
+    nb_logf("devmgr: %zu virtio-mmio windows, %u empty (%zu from the command line, %zu more "
+            "from ACPI)",
+            n, empty, ncl, n - ncl);
 }
 
 static status_t pci_read(void *ctx, uint32_t id, uint32_t off, uint32_t width, uint32_t *v)
