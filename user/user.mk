@@ -73,6 +73,8 @@ devmgr_PATH := bin/devmgr
 VIRTIO_DRIVERS := $(patsubst services/virtio-%/main.c,virtio-%,$(sort $(wildcard services/virtio-*/main.c)))
 USER_PROGS += $(VIRTIO_DRIVERS)
 $(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)/*.c)) services/virtio-common/vdrv.c)$(eval $(d)_PATH := bin/$(d)))
+# The virtio console runs the console service's logic and loop glue on its port.
+virtio-console_SRC += services/console/core.c services/console/conloop.c
 USER_PROGS += blktest
 blktest_SRC := user/tests/blktest.c
 blktest_PATH := test/blktest
