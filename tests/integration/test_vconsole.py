@@ -3,7 +3,8 @@ console device, devmgr starts /bin/virtio-console, and init's `vnsh` line
 (stdio=device:console) runs a second nsh on a terminal of it. The test is
 the host end of the device's chardev: it listens on a unix socket that QEMU
 connects to at start-up (so nothing the guest writes is lost before the
-test reads), waits for `nsh$ ` there, runs commands, checks that the serial
+test reads), waits for `nsh$ ` there, runs commands (Ctrl-C ending a job,
+Ctrl-D ending the shell, which init restarts), checks that the serial
 shell still works, then kills the driver from the serial shell: devmgr
 restarts it and init starts a new shell on it. Without the device, vnsh is
 not started and nothing is logged as an error."""
@@ -149,6 +150,21 @@ def test_second_shell(tmp_path, config):
         assert "echo hi" in out, out  # echoed by the terminal
         out = port_line(port, "lsdev", r"^BUS +LOCATION")
         assert re.search(r"^\S+ +\S+ +\S+ +console +/bin/virtio-console +running", out, re.M), out
+        # Ctrl-C reaches the shell through the driver's terminal: the
+        # foreground job ends long before its 100 s.
+        port.send("sleep 100\r")
+        time.sleep(1)
+        t0 = time.monotonic()
+        port.send("\x03")
+        assert port.expect(r"\^C", TIMEOUT) and port.expect(PROMPT, TIMEOUT), port.text[-2000:]
+        assert time.monotonic() - t0 < 30, "Ctrl-C did not end sleep"
+        port_line(port, "echo after-ctrl-c", r"^after-ctrl-c\r?$")
+        # Ctrl-D at the prompt ends vnsh; init starts it again on a new terminal.
+        shells = len(re.findall(VNSH_UP, vm.output, re.M))
+        port.send("\x04")
+        wait_count(vm, VNSH_UP, shells + 1, TIMEOUT)
+        assert port.expect(PROMPT, TIMEOUT), port.text[-2000:]
+        assert re.search(r"init: vnsh exited with 0", vm.output), vm.output[-4000:]
         # Typing on one console goes to its own shell only.
         serial_line(vm, "echo serial-still-works", r"^serial-still-works\r?$")
         assert "serial-still-works" not in port.text
