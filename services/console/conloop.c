@@ -187,14 +187,17 @@ static void on_client_closed(struct nb_loop *loop, struct nb_channel_watch *w)
     free(k);
 }
 
+// con_ops.connect: a new client channel, watched until its peer goes.
 static void op_connect(void *ctx, handle_t client)
 {
     struct conloop *cl = ctx;
     struct conloop_client *k = NULL;
-    status_t s = ERR_NO_RESOURCES;
-    if (cl->nclients < CONLOOP_CLIENTS_MAX && (k = calloc(1, sizeof(*k))) == NULL)
+    status_t s;
+    if (cl->nclients >= CONLOOP_CLIENTS_MAX) {
+        s = ERR_NO_RESOURCES;
+    } else if (!(k = calloc(1, sizeof(*k)))) {
         s = ERR_NO_MEMORY;
-    if (k) {
+    } else {
         k->cl = cl;
         k->watch = (struct nb_channel_watch){.channel = client,
                                              .on_readable = on_client_readable,
@@ -260,8 +263,7 @@ status_t conloop_start(struct conloop *cl, struct nb_loop *loop, const char *nam
                        void (*line_write)(void *ctx, const char *s, size_t n), void *line_ctx,
                        bool take_clients)
 {
-    *cl = (struct conloop){
-        .loop = loop, .line_write = line_write, .line_ctx = line_ctx, .take_clients = take_clients};
+    *cl = (struct conloop){.loop = loop, .line_write = line_write, .line_ctx = line_ctx};
     status_t s = con_init(&cl->con, take_clients ? &kernel_ops_clients : &kernel_ops, cl, service);
     if (s != OK) {
         nb_handle_close(service);

@@ -23,7 +23,6 @@ struct conloop {
     struct nb_channel_watch service;
     struct conloop_client *clients; // connected through devmgr's connect
     unsigned nclients;
-    bool take_clients; // accept devmgr's connect (else refused as before)
 };
 
 // Sets up the logic over `service` (the server end of the service channel,
