@@ -62,7 +62,7 @@ nsh_SRC    := $(sort $(wildcard user/sh/*.c))
 nsh_PATH   := bin/nsh
 # Services (services/NAME/): the console service owns the serial port.
 USER_PROGS += console
-console_SRC  := services/console/main.c services/console/core.c
+console_SRC  := services/console/main.c services/console/core.c services/console/conloop.c
 console_PATH := bin/console
 # The device manager (docs/DEVICES.md, "Device manager").
 USER_PROGS += devmgr
@@ -74,6 +74,8 @@ devmgr_PATH := bin/devmgr
 VIRTIO_DRIVERS := $(patsubst services/virtio-%/main.c,virtio-%,$(sort $(wildcard services/virtio-*/main.c)))
 USER_PROGS += $(VIRTIO_DRIVERS)
 $(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)/*.c)) services/virtio-common/vdrv.c)$(eval $(d)_PATH := bin/$(d)))
+# The virtio console runs the console service's logic and loop glue on its port.
+virtio-console_SRC += services/console/core.c services/console/conloop.c
 USER_PROGS += blktest
 blktest_SRC := user/tests/blktest.c
 blktest_PATH := test/blktest
@@ -183,7 +185,7 @@ USER_HOST_SRC := user/init/manifest.c user/lib/keys.c user/lib/roles.c user/test
 # The console service's logic (suite console) with the line discipline and
 # its protocol's generated code.
 USER_HOST_SRC += services/console/core.c services/console/console_test.c kernel/lib/ldisc.c \
-                 $(PROTO_GEN)/console.c
+                 $(PROTO_GEN)/console.c $(PROTO_GEN)/devmgr.c
 # The shell's pure parts (lexer, parser, expansion, variables, policy, line
 # editor) and the initrd directory helpers.
 NSH_HOST_SRC := user/sh/arena.c user/sh/parse.c user/sh/expand.c user/sh/vars.c \

@@ -53,6 +53,11 @@ struct con_ops {
     void (*wait_writable)(void *ctx, struct con_term *t);
     // A log line (may be NULL).
     void (*log)(void *ctx, const char *line);
+    // devmgr's connect came on a service-level channel: `client` is the
+    // server end of a new client's connection, the caller's to watch
+    // (con_client_readable) and close. NULL: connect is refused like any
+    // request carrying a handle (the serial console has no devmgr clients).
+    void (*connect)(void *ctx, handle_t client);
 };
 
 struct con;
@@ -71,6 +76,7 @@ struct con_term {
 struct con {
     const struct con_ops *ops;
     void *ctx;
+    const char *name;              // log prefix ("console" unless set after con_init)
     handle_t service;              // the service channel (server end)
     struct con_term *first, *last; // last = the foreground terminal
     unsigned nterms;
@@ -90,7 +96,7 @@ void con_destroy(struct con *c);
 // The foreground terminal, or NULL.
 struct con_term *con_foreground(const struct con *c);
 
-// Typed bytes from the serial line: to the foreground terminal's line
+// Typed bytes from the line (serial or virtio): to the foreground terminal's line
 // discipline (echo included), complete records to its data channel. Bytes
 // with no terminal open are dropped.
 void con_input(struct con *c, const char *bytes, size_t n);
@@ -98,6 +104,9 @@ void con_input(struct con *c, const char *bytes, size_t n);
 // The service channel has messages: answers each request (open; the
 // terminal methods are refused there with ERR_NOT_SUPPORTED).
 void con_service_readable(struct con *c);
+// A client channel (from con_ops.connect) has messages: served as the
+// service channel is (open; devmgr's connect hands on another client).
+void con_client_readable(struct con *c, handle_t ch);
 // t's control channel has messages: set_mode, get_size (open is refused).
 void con_control_readable(struct con *c, struct con_term *t);
 // t's control channel's peer is gone: the terminal stays, without control.

@@ -10,6 +10,7 @@
 #include "console.h"
 #include "lib/ktest.h"
 #include "proto/console.h"
+#include "proto/devmgr.h"
 
 // ---- Fake channels: handle h is endpoint h - 1; endpoints 2k and 2k+1
 // are a pair. ----
@@ -40,6 +41,8 @@ static struct fake {
     unsigned logs, attached, detached, writable_waits;
     bool fail_attach;
     status_t fail_create; // next channel_create fails with this (once)
+    handle_t clients[4];  // what con_ops.connect handed over
+    unsigned nclients;
 } fk;
 
 static struct fake_end *end_of(handle_t h)
@@ -195,6 +198,28 @@ static const struct con_ops fake_ops = {
     .detach = f_detach,
     .wait_writable = f_wait_writable,
     .log = f_log,
+};
+
+static void f_connect(void *ctx, handle_t client)
+{
+    (void)ctx;
+    if (fk.nclients < 4)
+        fk.clients[fk.nclients++] = client;
+}
+
+// As the virtio console driver's: devmgr's connect is taken.
+static const struct con_ops fake_ops_clients = {
+    .channel_create = f_create,
+    .channel_read = f_read,
+    .channel_write = f_write,
+    .signal_peer = f_signal_peer,
+    .close = f_close,
+    .line_write = f_line_write,
+    .attach = f_attach,
+    .detach = f_detach,
+    .wait_writable = f_wait_writable,
+    .log = f_log,
+    .connect = f_connect,
 };
 
 // ---- Helpers ----
@@ -637,6 +662,83 @@ static void console_open_failures(struct ktest *t)
     teardown(t, NULL, 0);
 }
 
+// devmgr's connect (one handle, ordinal 3 = console's get_size) on ch.
+static void send_connect(struct ktest *t, handle_t ch, handle_t client)
+{
+    uint64_t buf[4];
+    handle_t h[1];
+    struct nb_msg_in m = {.bytes = buf, .handles = h, .bytes_cap = sizeof(buf), .handles_cap = 1};
+    ASSERT_OK(devmgr_connect_request_encode(&m, client));
+    struct nb_msg_out out = {
+        .bytes = buf, .nbytes = m.nbytes, .handles = m.handles, .nhandles = m.nhandles};
+    ASSERT_OK(f_write(NULL, ch, &out));
+}
+
+static void console_clients(struct ktest *t)
+{
+    handle_t term[2], term2[2], a[2], b[2], hs[4];
+    uint64_t rbuf[8];
+    struct nb_msg_in m;
+    setup(t);
+
+    // Without a connect op (the serial console): refused, the handle closed.
+    ASSERT_OK(f_create(NULL, &a[0], &a[1]));
+    send_connect(t, service_client, a[0]);
+    con_service_readable(&con);
+    EXPECT_TRUE(end_of(a[0]) == NULL);
+    EXPECT_STATUS(read_reply(t, service_client, &m, rbuf, hs), ERR_SHOULD_WAIT);
+    EXPECT_STREQ(fk.last_log, "console: service request refused: ERR_PROTOCOL");
+    f_close(NULL, a[1]);
+    teardown(t, NULL, 0);
+
+    // With one: the client's end is handed over, and a client channel is
+    // served as the service channel is (open, and connect again).
+    setup(t);
+    con.ops = &fake_ops_clients;
+    con.name = "virtio-console";
+    ASSERT_OK(f_create(NULL, &a[0], &a[1]));
+    send_connect(t, service_client, a[0]);
+    con_service_readable(&con);
+    ASSERT_EQ(fk.nclients, 1u);
+    EXPECT_EQ(fk.clients[0], a[0]);
+    EXPECT_TRUE(end_of(a[0]) != NULL);
+
+    send_request(t, a[1], console_open_request_encode, NULL, 0);
+    con_client_readable(&con, a[0]);
+    ASSERT_OK(read_reply(t, a[1], &m, rbuf, hs));
+    status_t st;
+    const handle_t *got;
+    uint32_t n;
+    ASSERT_OK(console_open_response_decode(&m, &st, &got, &n));
+    ASSERT_OK(st);
+    ASSERT_EQ(n, 2u);
+    term[0] = got[0];
+    term[1] = got[1];
+    EXPECT_STREQ(fk.last_log, "virtio-console: terminal 1 opened (the foreground)");
+    // Terminal methods are refused on a client channel as on the service one.
+    send_request(t, a[1], console_get_size_request_encode, NULL, 0);
+    con_client_readable(&con, a[0]);
+    ASSERT_OK(read_reply(t, a[1], &m, rbuf, hs));
+    uint32_t rows, cols;
+    ASSERT_OK(console_get_size_response_decode(&m, &st, &rows, &cols));
+    EXPECT_STATUS(st, ERR_NOT_SUPPORTED);
+
+    ASSERT_OK(f_create(NULL, &b[0], &b[1]));
+    send_connect(t, a[1], b[0]);
+    con_client_readable(&con, a[0]);
+    ASSERT_EQ(fk.nclients, 2u);
+    EXPECT_EQ(fk.clients[1], b[0]);
+    open_term(t, term2); // the service channel still opens terminals
+    EXPECT_EQ(con.nterms, 2u);
+    // The client channels are the caller's: closing them leaves the terminals.
+    for (int i = 0; i < 2; i++) {
+        f_close(NULL, a[i]);
+        f_close(NULL, b[i]);
+    }
+    EXPECT_EQ(con.nterms, 2u);
+    teardown(t, (handle_t[]){term[0], term[1], term2[0], term2[1]}, 4);
+}
+
 static void console_arguments(struct ktest *t)
 {
     struct con_config cfg;
@@ -679,4 +781,4 @@ KTEST_SUITE(console, KTEST_CASE(console_cooked_session), KTEST_CASE(console_ctrl
             KTEST_CASE(console_control), KTEST_CASE(console_foreground),
             KTEST_CASE(console_full_channel), KTEST_CASE(console_output_budget),
             KTEST_CASE(console_refused_requests), KTEST_CASE(console_open_failures),
-            KTEST_CASE(console_arguments));
+            KTEST_CASE(console_clients), KTEST_CASE(console_arguments));

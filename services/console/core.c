@@ -8,6 +8,7 @@
 
 #include "console.h"
 #include "proto/console.h"
+#include "proto/devmgr.h"
 
 #define REQUESTS_PER_CALL 16 // control or service requests one call answers
 
@@ -18,8 +19,10 @@ static void logf_(struct con *c, const char *fmt, ...)
     va_list ap;
     if (!c->ops->log)
         return;
+    int n = snprintf(line, sizeof(line), "%s: ", c->name);
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof(line))
+        vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     va_end(ap);
     c->ops->log(c->ctx, line);
 }
@@ -58,7 +61,7 @@ void con_data_readable(struct con *c, struct con_term *t)
             // ERR_SHOULD_WAIT: drained; ERR_PEER_CLOSED: the watch reports
             // it. Anything else would repeat: say so once and stop.
             if (st != ERR_SHOULD_WAIT && st != ERR_PEER_CLOSED)
-                logf_(c, "console: terminal %u: read: %s", t->id, status_str(st));
+                logf_(c, "terminal %u: read: %s", t->id, status_str(st));
             return;
         }
         for (uint32_t i = 0; i < m.nhandles; i++) // a byte stream carries no handles
@@ -113,7 +116,7 @@ void con_input(struct con *c, const char *bytes, size_t n)
         if (ldisc_input(&t->ld, bytes[i]) & LDISC_INTERRUPT) {
             status_t st = c->ops->signal_peer(c->ctx, t->data, 0, CON_INTERRUPT_SIGNAL);
             if (st != OK && st != ERR_PEER_CLOSED)
-                logf_(c, "console: terminal %u: cannot signal Ctrl-C: %s", t->id, status_str(st));
+                logf_(c, "terminal %u: cannot signal Ctrl-C: %s", t->id, status_str(st));
         }
     }
     flush_input(c, t);
@@ -193,9 +196,9 @@ void con_term_closed(struct con *c, struct con_term *t)
     uint32_t id = t->id;
     free_term(c, t);
     if (was_foreground && c->last)
-        logf_(c, "console: terminal %u closed; terminal %u is the foreground", id, c->last->id);
+        logf_(c, "terminal %u closed; terminal %u is the foreground", id, c->last->id);
     else
-        logf_(c, "console: terminal %u closed", id);
+        logf_(c, "terminal %u closed", id);
 }
 
 void con_control_closed(struct con *c, struct con_term *t)
@@ -261,8 +264,15 @@ static void serve(struct con *c, struct con_term *t, handle_t ch)
         status_t st = c->ops->channel_read(c->ctx, ch, &req);
         if (st != OK) {
             if (st != ERR_SHOULD_WAIT && st != ERR_PEER_CLOSED)
-                logf_(c, "console: reading a request: %s", status_str(st));
+                logf_(c, "reading a request: %s", status_str(st));
             return;
+        }
+        // devmgr's connect on a service-level channel (docs/DEVICES.md):
+        // a new client, if the I/O half takes clients.
+        handle_t client;
+        if (!t && c->ops->connect && devmgr_connect_request_decode(&req, &client) == OK) {
+            c->ops->connect(c->ctx, client);
+            continue;
         }
         // No method takes handles: any that came are not ours to keep.
         for (uint32_t i = 0; i < req.nhandles; i++)
@@ -278,7 +288,7 @@ static void serve(struct con *c, struct con_term *t, handle_t ch)
         st = console_dispatch(&server_ops, &r, &req, &reply);
         if (st != OK) {
             // A malformed request gets no answer (its caller's deadline ends it).
-            logf_(c, "console: %s request refused: %s", t ? "control" : "service", status_str(st));
+            logf_(c, "%s request refused: %s", t ? "control" : "service", status_str(st));
             continue;
         }
         struct nb_msg_out out = {.bytes = reply.bytes,
@@ -289,9 +299,9 @@ static void serve(struct con *c, struct con_term *t, handle_t ch)
         if (r.opened) {
             if (st == OK) {
                 c->opened++;
-                logf_(c, "console: terminal %u opened (the foreground)", r.opened->id);
+                logf_(c, "terminal %u opened (the foreground)", r.opened->id);
             } else {
-                logf_(c, "console: terminal %u: reply lost: %s", r.opened->id, status_str(st));
+                logf_(c, "terminal %u: reply lost: %s", r.opened->id, status_str(st));
                 c->ops->close(c->ctx, r.give[0]);
                 c->ops->close(c->ctx, r.give[1]);
                 free_term(c, r.opened);
@@ -305,6 +315,11 @@ void con_service_readable(struct con *c)
     serve(c, NULL, c->service);
 }
 
+void con_client_readable(struct con *c, handle_t ch)
+{
+    serve(c, NULL, ch);
+}
+
 void con_control_readable(struct con *c, struct con_term *t)
 {
     serve(c, t, t->control);
@@ -316,6 +331,7 @@ status_t con_init(struct con *c, const struct con_ops *ops, void *ctx, handle_t 
 {
     *c = (struct con){.ops = ops,
                       .ctx = ctx,
+                      .name = "console",
                       .service = service,
                       .rows = CON_DEFAULT_ROWS,
                       .cols = CON_DEFAULT_COLS};

@@ -2,7 +2,8 @@
 // otherwise) and serves terminals on it (docs/CONSOLE.md). This file is the
 // I/O half: the UART's registers through I/O port permission, its receive
 // interrupt through an interrupt object, and the libnimbus event loop that
-// drives the logic in core.c.
+// drives the logic in core.c (through conloop.c, shared with the virtio
+// console driver).
 //
 //   console [--port 0x3f8] [--gsi 4] [--size 24x80]
 //
@@ -12,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "console.h"
+#include "conloop.h"
 #include "nb/bootstrap.h"
 #include "nb/debug.h"
 #include "nb/loop.h"
@@ -36,19 +37,12 @@
 #define THRE_POLLS 100000 // LSR reads before giving up on one burst
 #define RX_BUDGET  4096   // bytes one interrupt drains at most
 
-struct io_term {
-    struct con_term *t;
-    struct nb_channel_watch data, control;
-    struct nb_wait writable;
-};
-
 static struct {
     struct nb_loop loop;
-    struct con con;
+    struct conloop cl; // terminals, requests, channels (conloop.c)
     struct con_config cfg;
     handle_t interrupt;
     struct nb_wait irq_wait;
-    struct nb_channel_watch service;
     bool wedged; // the transmitter stopped answering: output is dropped
 } svc;
 
@@ -104,7 +98,7 @@ static void drain_rx(void)
             buf[n++] = (char)uart_in(UART_DATA);
         if (!n)
             return;
-        con_input(&svc.con, buf, n);
+        con_input(&svc.cl.con, buf, n);
         total += n;
     }
 }
@@ -128,165 +122,6 @@ static void on_interrupt(struct nb_loop *loop, struct nb_wait *w, status_t statu
         nb_logf("console: cannot wait for the interrupt: %s", status_str(s));
         nb_loop_quit(loop);
     }
-}
-
-// ---- con_ops over the kernel ----
-
-static status_t op_channel_create(void *ctx, handle_t *a, handle_t *b)
-{
-    (void)ctx;
-    return nb_channel_create(0, a, b);
-}
-
-static status_t op_channel_read(void *ctx, handle_t h, struct nb_msg_in *m)
-{
-    (void)ctx;
-    return nb_channel_read(h, m);
-}
-
-static status_t op_channel_write(void *ctx, handle_t h, const struct nb_msg_out *m)
-{
-    (void)ctx;
-    return nb_channel_write(h, m);
-}
-
-static status_t op_signal_peer(void *ctx, handle_t h, signals_t clear, signals_t set)
-{
-    (void)ctx;
-    return nb_object_signal_peer(h, clear, set);
-}
-
-static void op_close(void *ctx, handle_t h)
-{
-    (void)ctx;
-    nb_handle_close(h);
-}
-
-static void op_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    nb_logf("%s", line);
-}
-
-static void on_data_readable(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    struct io_term *io = w->ctx;
-    (void)loop;
-    con_data_readable(&svc.con, io->t);
-}
-
-static void on_data_closed(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    struct io_term *io = w->ctx;
-    (void)loop;
-    con_term_closed(&svc.con, io->t); // frees io (op_detach)
-}
-
-static void on_control_readable(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    struct io_term *io = w->ctx;
-    (void)loop;
-    con_control_readable(&svc.con, io->t);
-}
-
-static void on_control_closed(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    struct io_term *io = w->ctx;
-    (void)loop;
-    con_control_closed(&svc.con, io->t);
-}
-
-static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
-                        signals_t observed)
-{
-    struct io_term *io = w->ctx;
-    (void)loop;
-    (void)status;
-    (void)observed;
-    con_data_writable(&svc.con, io->t);
-}
-
-static status_t op_attach(void *ctx, struct con_term *t)
-{
-    (void)ctx;
-    struct io_term *io = calloc(1, sizeof(*io));
-    if (!io)
-        return ERR_NO_MEMORY;
-    io->t = t;
-    io->data = (struct nb_channel_watch){.channel = t->data,
-                                         .on_readable = on_data_readable,
-                                         .on_peer_closed = on_data_closed,
-                                         .ctx = io};
-    io->control = (struct nb_channel_watch){.channel = t->control,
-                                            .on_readable = on_control_readable,
-                                            .on_peer_closed = on_control_closed,
-                                            .ctx = io};
-    status_t s = nb_channel_watch_start(&svc.loop, &io->data);
-    if (s == OK && (s = nb_channel_watch_start(&svc.loop, &io->control)) != OK)
-        nb_channel_watch_stop(&svc.loop, &io->data);
-    if (s != OK) {
-        free(io);
-        return s;
-    }
-    t->io = io;
-    return OK;
-}
-
-static void op_detach(void *ctx, struct con_term *t)
-{
-    struct io_term *io = t->io;
-    (void)ctx;
-    if (!io)
-        return;
-    nb_channel_watch_stop(&svc.loop, &io->data);
-    nb_channel_watch_stop(&svc.loop, &io->control);
-    nb_wait_stop(&svc.loop, &io->writable);
-    free(io);
-    t->io = NULL;
-}
-
-static void op_wait_writable(void *ctx, struct con_term *t)
-{
-    struct io_term *io = t->io;
-    (void)ctx;
-    if (nb_wait_pending(&io->writable))
-        return;
-    io->writable = (struct nb_wait){.object = t->data,
-                                    .signals = SIGNAL_WRITABLE | SIGNAL_PEER_CLOSED,
-                                    .fn = on_writable,
-                                    .ctx = io};
-    status_t s = nb_wait_start(&svc.loop, &io->writable);
-    if (s != OK) {
-        nb_logf("console: terminal %u: cannot wait for room: %s", t->id, status_str(s));
-        t->full = false; // try again with the next input
-    }
-}
-
-static const struct con_ops kernel_ops = {
-    .channel_create = op_channel_create,
-    .channel_read = op_channel_read,
-    .channel_write = op_channel_write,
-    .signal_peer = op_signal_peer,
-    .close = op_close,
-    .line_write = line_write,
-    .attach = op_attach,
-    .detach = op_detach,
-    .wait_writable = op_wait_writable,
-    .log = op_log,
-};
-
-static void on_service_readable(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    (void)loop;
-    (void)w;
-    con_service_readable(&svc.con);
-}
-
-static void on_service_closed(struct nb_loop *loop, struct nb_channel_watch *w)
-{
-    (void)loop;
-    (void)w;
-    nb_logf("console: the service channel closed; %u terminal(s) stay", svc.con.nterms);
 }
 
 // ---- Start-up ----
@@ -350,17 +185,13 @@ static status_t setup(void)
         nb_logf("console: no port: %s", status_str(s));
         return s;
     }
-    if ((s = con_init(&svc.con, &kernel_ops, NULL, service)) != OK)
+    if ((s = conloop_start(&svc.cl, &svc.loop, "console", service, line_write, NULL, false)) != OK)
         return s;
-    svc.con.rows = cfg->rows;
-    svc.con.cols = cfg->cols;
-    svc.service = (struct nb_channel_watch){.channel = service,
-                                            .on_readable = on_service_readable,
-                                            .on_peer_closed = on_service_closed};
+    svc.cl.con.rows = cfg->rows;
+    svc.cl.con.cols = cfg->cols;
     svc.irq_wait =
         (struct nb_wait){.object = svc.interrupt, .signals = SIGNAL_SIGNALED, .fn = on_interrupt};
-    if ((s = nb_channel_watch_start(&svc.loop, &svc.service)) != OK ||
-        (s = nb_wait_start(&svc.loop, &svc.irq_wait)) != OK) {
+    if ((s = nb_wait_start(&svc.loop, &svc.irq_wait)) != OK) {
         nb_logf("console: cannot wait: %s", status_str(s));
         return s;
     }

@@ -12,6 +12,13 @@
 // start (stdin, stdout, stderr and tty), or no stdio roles at all (the
 // kernel console) when the service is not up.
 //
+// A `stdio=device:CLASS` line gets a terminal from the driver of the first
+// device of that class (docs/CONSOLE.md, "A second console"): init opens the
+// device through the devices service (devmgr.open on a client channel of
+// its own) and calls console.open on the driver's connection. Without such
+// a device the line is not started; while the driver is not up it is tried
+// again like a program that ended.
+//
 // Other services (provides=devices: docs/DEVICES.md, "Device manager") get
 // their server end as role "service"; a line listing the service's client
 // role (handles=devices) gets a new channel whose other end init sends to
@@ -52,6 +59,7 @@ struct program {
     struct program *provider; // stdio=: the program providing the service
     handle_t service;         // provides=: client end of the running instance's channel
     bool stdio_wait;          // stdio=: start deferred until the provider is up
+    bool stdio_absent;        // stdio=device: no such device (not started, for good)
 };
 
 static struct {
@@ -227,14 +235,60 @@ enum stdio_plan {
     STDIO_TERMINAL, // term[] holds a new terminal
     STDIO_KERNEL,   // no stdio roles: the kernel console
     STDIO_WAIT,     // the provider is (re)starting: try again once it is up
+    STDIO_NONE,     // stdio=device: no terminal will come; not started
+    STDIO_RETRY,    // stdio=device: the driver is not up; not started this time
 };
 
-static enum stdio_plan plan_stdio(struct program *p, handle_t term[2])
+// stdio=device:CLASS: devmgr.open(CLASS, 0) on a new client channel of the
+// devices service, then console.open on the driver's connection. *why: the
+// status behind STDIO_NONE or STDIO_RETRY.
+static enum stdio_plan plan_device_stdio(struct program *p, handle_t term[2], status_t *why)
+{
+    struct program *prov = p->provider;
+    const char *cls = p->m->stdio_device;
+    handle_t dm, drv = HANDLE_INVALID;
+    status_t refused = OK;
+
+    if (prov->restart_pending)
+        return STDIO_WAIT;
+    if ((*why = connect_service(p->m->stdio, &dm)) != OK) {
+        nb_logf("init: %s: no devices service (%s is not running)", p->m->name, prov->m->name);
+        return STDIO_NONE;
+    }
+    uint64_t buf[DEVMGR_MAX_MSG_BYTES / 8 + 1];
+    struct nb_channel_transport ct;
+    nb_channel_transport_init(&ct, dm, buf, sizeof(buf));
+    ct.timeout_ns = OPEN_TIMEOUT_NS;
+    status_t st = devmgr_open(&ct.tr, cls, (uint32_t)strlen(cls), 0, &refused, &drv);
+    nb_handle_close(dm); // a late reply goes with it
+    if (st == OK && refused == ERR_NOT_FOUND) {
+        *why = refused;
+        p->stdio_absent = true;
+        return STDIO_NONE;
+    }
+    if (st == OK && refused == OK && drv == HANDLE_INVALID)
+        st = ERR_PROTOCOL;
+    if (st == OK && refused == OK) {
+        st = console_open_terminal(drv, term, &refused);
+        nb_handle_close(drv);
+    }
+    if (st == OK && refused == OK) {
+        nb_logf("init: %s: stdio on a terminal of device %s 0", p->m->name, cls);
+        return STDIO_TERMINAL;
+    }
+    *why = st != OK ? st : refused;
+    nb_logf("init: %s: no terminal from device %s 0 yet: %s", p->m->name, cls, status_str(*why));
+    return STDIO_RETRY;
+}
+
+static enum stdio_plan plan_stdio(struct program *p, handle_t term[2], status_t *why)
 {
     struct program *prov = p->provider;
     const char *service = manifest_service_name(p->m->stdio);
     status_t refused;
 
+    if (p->m->stdio_device)
+        return plan_device_stdio(p, term, why);
     if (prov->restart_pending)
         return STDIO_WAIT;
     if (!prov->running || prov->service == HANDLE_INVALID) {
@@ -321,7 +375,7 @@ static status_t spawn(struct program *p, bool *permanent, bool *deferred)
     if ((s = gather_handles(m, roles, hs, &sp.nhandles, &sp.give_self, permanent)) != OK)
         return s;
     if (m->stdio) {
-        switch (plan_stdio(p, term)) {
+        switch (plan_stdio(p, term, &s)) {
         case STDIO_TERMINAL:
             if ((s = add_stdio(term, roles, hs, &sp.nhandles)) != OK)
                 nb_logf("init: %s: terminal not passed on (%s); stdio stays on the kernel "
@@ -334,6 +388,11 @@ static status_t spawn(struct program *p, bool *permanent, bool *deferred)
             close_all(hs, sp.nhandles);
             *deferred = true;
             return OK;
+        case STDIO_NONE:
+        case STDIO_RETRY:
+            close_all(hs, sp.nhandles);
+            *permanent = s == ERR_NOT_FOUND; // no device, no devices service
+            return s;
         }
     }
     if (m->provides) {
@@ -380,6 +439,12 @@ static void start_program(struct program *p)
                 nb_handle_close(p->service);
             p->service = HANDLE_INVALID;
         }
+    }
+    if (s != OK && p->stdio_absent) {
+        // The device is not there (devmgr finds devices once): not an error.
+        snprintf(how, sizeof(how), "not started: no %s device", p->m->stdio_device);
+        program_ended(p, how, true);
+        return;
     }
     if (s != OK) {
         snprintf(how, sizeof(how), "could not start: %s%s", status_str(s),

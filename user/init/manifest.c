@@ -144,17 +144,41 @@ uint32_t manifest_service_by_client_role(uint32_t role)
     return role == BOOTSTRAP_ROLE_DEVICES ? MANIFEST_SERVICE_DEVICES : MANIFEST_SERVICE_NONE;
 }
 
-// provides=SERVICE and stdio=SERVICE.
+// provides=SERVICE.
 static status_t parse_service(struct parser *p, uint32_t *field, const char *opt, const char *v)
 {
     uint32_t s = service_by_name(v);
     if (!s)
         return fail(p, "%s= names no known service: '%s' (known: console, devices)", opt, v);
-    if (!strcmp(opt, "stdio") && s != MANIFEST_SERVICE_CONSOLE)
-        return fail(p, "stdio=%s: only console serves terminals", v);
     if (*field)
         return fail(p, "%s= given twice", opt);
     *field = s;
+    return OK;
+}
+
+#define DEVICE_PREFIX "device:"
+
+// stdio=console, or stdio=device:CLASS (a terminal from the driver of the
+// first device of that class, found through the devices service).
+static status_t parse_stdio(struct parser *p, struct manifest_entry *e, const char *v)
+{
+    if (e->stdio)
+        return fail(p, "stdio= given twice");
+    if (!strncmp(v, DEVICE_PREFIX, strlen(DEVICE_PREFIX))) {
+        const char *cls = v + strlen(DEVICE_PREFIX);
+        if (!valid_name(cls))
+            return fail(p, "stdio=%s: bad device class '%s' (1..%d of a-z 0-9 - _)", v, cls,
+                        MANIFEST_NAME_MAX);
+        e->stdio = MANIFEST_SERVICE_DEVICES;
+        e->stdio_device = cls;
+        return OK;
+    }
+    uint32_t s = service_by_name(v);
+    if (!s)
+        return fail(p, "stdio= names no known service: '%s' (known: console, device:CLASS)", v);
+    if (s != MANIFEST_SERVICE_CONSOLE)
+        return fail(p, "stdio=%s: terminals come from console or device:CLASS", v);
+    e->stdio = s;
     return OK;
 }
 
@@ -175,7 +199,7 @@ static status_t parse_option(struct parser *p, struct manifest_entry *e, char *o
     if (!strcmp(opt, "provides") && value)
         return parse_service(p, &e->provides, opt, value);
     if (!strcmp(opt, "stdio") && value)
-        return parse_service(p, &e->stdio, opt, value);
+        return parse_stdio(p, e, value);
     if (!strcmp(opt, "env") && value) {
         if (!strchr(value, '=') || value[0] == '=')
             return fail(p, "env= wants KEY=VALUE, not '%s'", value);
@@ -240,11 +264,16 @@ static status_t check_services(struct parser *p, struct manifest_entry *e)
         const char *name = manifest_service_name(e->stdio);
         for (size_t i = 0; i < sizeof(stdio_roles) / sizeof(stdio_roles[0]); i++)
             if (has_role(e, stdio_roles[i]))
-                return fail(p, "stdio=%s gives the '%s' handle: not in handles= too", name,
+                return fail(p, "stdio=%s%s gives the '%s' handle: not in handles= too",
+                            e->stdio_device ? DEVICE_PREFIX : name,
+                            e->stdio_device ? e->stdio_device : "",
                             nb_bootstrap_role_name(stdio_roles[i]));
         for (size_t i = 0; i < m->count && e->provider < 0; i++)
             if (m->entries[i].provides == e->stdio)
                 e->provider = (int)i;
+        if (e->provider < 0 && e->stdio_device)
+            return fail(p, "stdio=device:%s, but no earlier line provides=%s", e->stdio_device,
+                        name);
         if (e->provider < 0)
             return fail(p, "stdio=%s, but no earlier line provides=%s", name, name);
     }

@@ -6,6 +6,7 @@
 //   netd     /bin/netd    handles=log?,self restart=5
 //   console  /bin/console handles=ioport,irq provides=console restart
 //   nsh      /bin/nsh     stdio=console restart=1000
+//   vnsh     /bin/nsh     stdio=device:console restart=1000
 //
 // Pure C over the C library: the host tests build it too.
 #pragma once
@@ -44,6 +45,9 @@ struct manifest_entry {
     bool wait;         // start the next programs only once this one has ended
     uint32_t provides; // MANIFEST_SERVICE_*: init makes the service channel
     uint32_t stdio;    // MANIFEST_SERVICE_*: stdin/out/err and tty from this service
+    // stdio=device:CLASS (stdio is MANIFEST_SERVICE_DEVICES): the class of
+    // the device whose driver serves the terminal (device 0 of it); else NULL.
+    const char *stdio_device;
     int provider;      // stdio: the index of the entry providing it; else -1
     uint32_t restarts; // restarts allowed in a row (0: never restart)
     unsigned line;     // where it was written

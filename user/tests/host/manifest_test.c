@@ -121,7 +121,21 @@ static void manifest_errors(struct ktest *t)
         {"a /x provides=console\nb /y provides=console",
          "line 2: console is already provided on line 1"},
         {"a /x stdio=tty",
-         "line 1: stdio= names no known service: 'tty' (known: console, devices)"},
+         "line 1: stdio= names no known service: 'tty' (known: console, device:CLASS)"},
+        {"d /d provides=devices\na /x stdio=device:", "line 2: stdio=device:: bad device class "
+                                                      "'' (1..31 of a-z 0-9 - _)"},
+        {"d /d provides=devices\na /x stdio=device:Console",
+         "line 2: stdio=device:Console: bad device class 'Console' (1..31 of a-z 0-9 - _)"},
+        {"d /d provides=devices\na /x stdio=device:console:1",
+         "line 2: stdio=device:console:1: bad device class 'console:1' (1..31 of a-z 0-9 - _)"},
+        {"a /x stdio=device:console",
+         "line 1: stdio=device:console, but no earlier line provides=devices"},
+        {"c /c provides=console\na /x stdio=device:console",
+         "line 2: stdio=device:console, but no earlier line provides=devices"},
+        {"d /d provides=devices\na /x stdio=device:console stdio=console",
+         "line 2: stdio= given twice"},
+        {"d /d provides=devices\na /x stdio=device:console handles=stdin",
+         "line 2: stdio=device:console gives the 'stdin' handle: not in handles= too"},
         {"a /x stdio=console", "line 1: stdio=console, but no earlier line provides=console"},
         {"a /x stdio=console provides=console",
          "line 1: stdio=console, but no earlier line provides=console"},
@@ -202,7 +216,33 @@ static void manifest_services_devices(struct ktest *t)
     EXPECT_STATUS(parse(&m, "d /d provides=devices handles=service\n", err), ERR_BAD_FORMAT);
     EXPECT_STREQ(err, "line 1: provides=devices gives the 'service' handle: not in handles= too");
     EXPECT_STATUS(parse(&m, "d /d provides=devices\na /a stdio=devices\n", err), ERR_BAD_FORMAT);
-    EXPECT_STREQ(err, "line 2: stdio=devices: only console serves terminals");
+    EXPECT_STREQ(err, "line 2: stdio=devices: terminals come from console or device:CLASS");
+}
+
+// stdio=device:CLASS: a terminal from the driver of a device, found through
+// the devices service of an earlier line (its provider).
+static void manifest_stdio_device(struct ktest *t)
+{
+    static const char text[] = "console /bin/console provides=console\n"
+                               "devmgr /bin/devmgr provides=devices\n"
+                               "nsh /bin/nsh stdio=console\n"
+                               "vnsh /bin/nsh handles=devices? stdio=device:console restart=1000\n"
+                               "other /bin/x stdio=device:virtio-9_a\n";
+    struct manifest m;
+    char err[160];
+
+    ASSERT_OK(parse(&m, text, err));
+    ASSERT_EQ(m.count, 5u);
+    EXPECT_NULL(m.entries[2].stdio_device);
+    EXPECT_EQ(m.entries[2].provider, 0);
+    EXPECT_EQ(m.entries[3].stdio, (uint32_t)MANIFEST_SERVICE_DEVICES);
+    EXPECT_STREQ(m.entries[3].stdio_device, "console");
+    EXPECT_EQ(m.entries[3].provider, 1);
+    EXPECT_EQ(m.entries[3].restarts, 1000u);
+    EXPECT_EQ(m.entries[3].nroles, 1u);
+    EXPECT_STREQ(m.entries[4].stdio_device, "virtio-9_a");
+    EXPECT_EQ(m.entries[4].provider, 1);
+    manifest_free(&m);
 }
 
 static void manifest_limits(struct ktest *t)
@@ -294,4 +334,5 @@ static void bootstrap_role_names(struct ktest *t)
 
 KTEST_SUITE(manifest, KTEST_CASE(manifest_full_example), KTEST_CASE(manifest_errors),
             KTEST_CASE(manifest_services), KTEST_CASE(manifest_services_devices),
-            KTEST_CASE(manifest_limits), KTEST_CASE(bootstrap_role_names));
+            KTEST_CASE(manifest_stdio_device), KTEST_CASE(manifest_limits),
+            KTEST_CASE(bootstrap_role_names));
