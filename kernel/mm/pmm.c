@@ -32,13 +32,29 @@ struct range_set {
     size_t n;
 };
 
+// Single free pages are kept in a small stack per zone instead of going back
+// to the buddy lists: a page freed and allocated again (page faults, page
+// tables, kernel stacks, slabs of processes that come and go) then costs a
+// push and a pop rather than merging a block up to the top order and
+// splitting it down again. Cached pages stay allocated blocks of order 0 to
+// the buddy code, marked `use = PAGE_CACHED` (a second free of one is
+// caught). pmm_get_stats and pmm_check first give them all back, so every
+// figure and check sees plain buddy state.
+#define PAGE_CACHE_MAX 64
+
+struct page_cache {
+    uint32_t n;
+    uint64_t pfn[PAGE_CACHE_MAX];
+};
+
 static struct spinlock pmm_lock = SPINLOCK_INIT("pmm");
-static struct buddy_zone zones[NZONES]; // (pmm_lock)
-static uint64_t total_pages;            // set by pmm_init
-static uint64_t reserved_pages;         // set by pmm_init
-static paddr_t meta_base;               // set by pmm_init
-static uint64_t meta_pages;             // set by pmm_init
-static uint64_t pmm_errors;             // atomic
+static struct buddy_zone zones[NZONES];       // (pmm_lock)
+static struct page_cache page_caches[NZONES]; // (pmm_lock)
+static uint64_t total_pages;                  // set by pmm_init
+static uint64_t reserved_pages;               // set by pmm_init
+static paddr_t meta_base;                     // set by pmm_init
+static uint64_t meta_pages;                   // set by pmm_init
+static uint64_t pmm_errors;                   // atomic
 
 // pmm_init's working sets: it runs alone (early boot, or a host test).
 static struct range_set ram_set, resv_set;
@@ -207,8 +223,10 @@ static void populate_visit(void *ctx, uint64_t start, uint64_t end, bool reserve
 
 static void reset_state(void)
 {
-    for (size_t z = 0; z < NZONES; z++)
+    for (size_t z = 0; z < NZONES; z++) {
         buddy_init(&zones[z], zone_names[z], NULL, 0, 0);
+        page_caches[z].n = 0;
+    }
     ram_set.n = resv_set.n = 0;
     total_pages = reserved_pages = meta_pages = 0;
     meta_base = 0;
@@ -280,6 +298,40 @@ status_t pmm_init(const struct mem_range *ram, size_t nram, const struct mem_ran
     return OK;
 }
 
+// Takes a page from zone z's cache. pmm_lock held.
+static bool cache_pop(size_t z, uint64_t *pfn)
+{
+    struct page_cache *c = &page_caches[z];
+    if (!c->n)
+        return false;
+    *pfn = c->pfn[--c->n];
+    buddy_page(&zones[z], *pfn)->use = PAGE_USE_NONE;
+    return true;
+}
+
+// Gives every cached page back to the buddy lists. pmm_lock held.
+static void cache_drain_locked(void)
+{
+    for (size_t z = 0; z < NZONES; z++) {
+        struct page_cache *c = &page_caches[z];
+        while (c->n) {
+            uint64_t pfn = c->pfn[--c->n];
+            buddy_page(&zones[z], pfn)->use = PAGE_USE_NONE;
+            buddy_free(&zones[z], pfn, 0);
+        }
+    }
+}
+
+// The buddy path of pmm_alloc. pmm_lock held.
+static bool alloc_locked(unsigned order, unsigned flags, uint64_t *pfn)
+{
+    if (order == 0 &&
+        ((!(flags & PMM_LOW) && cache_pop(ZONE_HIGH, pfn)) || cache_pop(ZONE_LOW, pfn)))
+        return true;
+    return (!(flags & PMM_LOW) && buddy_alloc(&zones[ZONE_HIGH], order, pfn)) ||
+           buddy_alloc(&zones[ZONE_LOW], order, pfn);
+}
+
 status_t pmm_alloc(unsigned order, unsigned flags, paddr_t *out)
 {
     uint64_t pfn;
@@ -289,8 +341,11 @@ status_t pmm_alloc(unsigned order, unsigned flags, paddr_t *out)
     if (allocfail_should_fail())
         return ERR_NO_MEMORY;
     irqstate_t irq = spin_lock_irqsave(&pmm_lock);
-    bool ok = (!(flags & PMM_LOW) && buddy_alloc(&zones[ZONE_HIGH], order, &pfn)) ||
-              buddy_alloc(&zones[ZONE_LOW], order, &pfn);
+    bool ok = alloc_locked(order, flags, &pfn);
+    if (!ok && order > 0 && (page_caches[ZONE_LOW].n || page_caches[ZONE_HIGH].n)) {
+        cache_drain_locked(); // cached pages may complete a larger block
+        ok = alloc_locked(order, flags, &pfn);
+    }
     spin_unlock_irqrestore(&pmm_lock, irq);
     if (!ok)
         return ERR_NO_MEMORY;
@@ -322,6 +377,10 @@ static status_t check_free(paddr_t pa, unsigned order, const char **why)
         return ERR_INVALID_ARGS;
     }
     status_t s = buddy_check_free(z, pa >> PAGE_SHIFT, order, why);
+    if (s == OK && buddy_page(z, pa >> PAGE_SHIFT)->use == PAGE_CACHED) {
+        *why = "double free (page is in the allocator's cache)";
+        return ERR_BAD_STATE;
+    }
     if (s == OK && buddy_page(z, pa >> PAGE_SHIFT)->use != PAGE_USE_NONE) {
         *why = "still marked as slab or kmalloc memory";
         return ERR_BAD_STATE;
@@ -335,8 +394,16 @@ void pmm_free(paddr_t pa, unsigned order)
 
     irqstate_t irq = spin_lock_irqsave(&pmm_lock);
     status_t s = check_free(pa, order, &why);
-    if (s == OK)
-        buddy_free(zone_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT, order);
+    if (s == OK) {
+        struct buddy_zone *z = zone_of(pa >> PAGE_SHIFT);
+        struct page_cache *c = &page_caches[z - zones];
+        if (order == 0 && c->n < PAGE_CACHE_MAX) {
+            buddy_page(z, pa >> PAGE_SHIFT)->use = PAGE_CACHED;
+            c->pfn[c->n++] = pa >> PAGE_SHIFT;
+        } else {
+            buddy_free(z, pa >> PAGE_SHIFT, order);
+        }
+    }
     const struct page *pg = s == OK ? NULL : pmm_page(pa & ~PAGE_MASK);
     bool wrong_order = pg && pg->state == PAGE_ALLOCATED && pg->order != order;
     unsigned held = pg ? pg->order : 0;
@@ -353,6 +420,7 @@ void pmm_free(paddr_t pa, unsigned order)
 void pmm_get_stats(struct pmm_stats *st)
 {
     irqstate_t irq = spin_lock_irqsave(&pmm_lock);
+    cache_drain_locked();
     *st = (struct pmm_stats){
         .total_pages = total_pages,
         .low_free_pages = zones[ZONE_LOW].free_pages,
@@ -380,6 +448,7 @@ status_t pmm_check(bool deep)
     size_t z;
 
     irqstate_t irq = spin_lock_irqsave(&pmm_lock);
+    cache_drain_locked();
     for (z = 0; z < NZONES && s == OK; z++)
         s = buddy_verify(&zones[z], deep, &why);
     spin_unlock_irqrestore(&pmm_lock, irq);

@@ -147,6 +147,51 @@ static void pmm_live_bad_frees_detected(struct ktest *t)
     EXPECT_OK(pmm_check(false));
 }
 
+// Single pages freed go to the order-0 cache: the next single page is the
+// same one (no merge and split), a second free of it is caught, a larger
+// allocation that needs the cached pages still gets them, and the figures
+// (which drain the cache) come back exactly.
+static void pmm_live_page_cache(struct ktest *t)
+{
+    struct pmm_stats base, end;
+    paddr_t pa, again, pages[80], big;
+    uint64_t errors;
+
+    live_setup(t);
+    pmm_get_stats(&base);
+    errors = pmm_error_count();
+    ASSERT_OK(pmm_alloc(0, 0, &pa));
+    pmm_free(pa, 0);
+    EXPECT_EQ(pmm_page(pa)->state, PAGE_ALLOCATED); // cached, not merged
+    EXPECT_EQ(pmm_page(pa)->use, PAGE_CACHED);
+    pmm_free(pa, 0); // double free of a cached page
+    EXPECT_EQ(pmm_error_count(), errors + 1);
+    ASSERT_OK(pmm_alloc(0, 0, &again));
+    EXPECT_EQ(again, pa);
+    EXPECT_EQ(pmm_page(pa)->use, PAGE_USE_NONE);
+    // PMM_ZERO on a cached page zeroes it as well.
+    memset(phys_to_virt(pa), 0xa5, PAGE_SIZE);
+    pmm_free(pa, 0);
+    ASSERT_OK(pmm_alloc(0, PMM_ZERO, &again));
+    EXPECT_EQ(again, pa);
+    EXPECT_EQ(((const unsigned char *)phys_to_virt(pa))[PAGE_SIZE - 1], 0);
+    pmm_free(pa, 0);
+    // More than the cache holds: the rest goes to the buddy lists.
+    for (unsigned i = 0; i < ARRAY_SIZE(pages); i++)
+        ASSERT_OK(pmm_alloc(0, 0, &pages[i]));
+    for (unsigned i = 0; i < ARRAY_SIZE(pages); i++)
+        pmm_free(pages[i], 0);
+    EXPECT_EQ(pmm_error_count(), errors + 1);
+    // A block of order 2 while pages are cached: found (from the buddy
+    // lists, or once the cache is drained into them).
+    ASSERT_OK(pmm_alloc(2, 0, &big));
+    EXPECT_TRUE(block_aligned(big, 2));
+    pmm_free(big, 2);
+    pmm_get_stats(&end);
+    expect_same_stats(t, &end, &base);
+    EXPECT_OK(pmm_check(true));
+}
+
 static void pmm_live_invalid_args(struct ktest *t)
 {
     paddr_t pa = 0;
@@ -264,6 +309,11 @@ static void pmm_split_and_coalesce(struct ktest *t)
         EXPECT_EQ(shadow[tracked[i] / PAGE_SIZE]++, 0); // each page handed out once
     }
     free_scrambled(tracked, n, 0);
+    // The last single pages freed sit in the order-0 cache; the order-10
+    // block needs them: the allocator drains the cache and merges.
+    ASSERT_OK(pmm_alloc(PMM_MAX_ORDER, 0, &pa));
+    EXPECT_EQ(pa, 4 * MiB);
+    pmm_free(pa, PMM_MAX_ORDER);
     pmm_get_stats(&st);
     expect_same_stats(t, &st, &base);
     EXPECT_OK(pmm_check(true));
@@ -609,4 +659,4 @@ static void pmm_random_stress(struct ktest *t)
 
 KTEST_SUITE(pmm, KTEST_CASE(pmm_live_alloc_free_restores), KTEST_CASE(pmm_live_low_flag_and_zones),
             KTEST_CASE(pmm_live_zero_flag), KTEST_CASE(pmm_live_bad_frees_detected),
-            KTEST_CASE(pmm_live_invalid_args) PMM_HOST_CASES);
+            KTEST_CASE(pmm_live_invalid_args), KTEST_CASE(pmm_live_page_cache) PMM_HOST_CASES);

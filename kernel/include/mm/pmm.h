@@ -89,8 +89,9 @@ enum page_state {
 // What the owner of an allocated block uses it for (page.use).
 enum page_use {
     PAGE_USE_NONE = 0,
-    PAGE_SLAB,  // every page of a slab; owner is its struct slab
-    PAGE_LARGE, // first page of a page-backed kmalloc block; order is its size
+    PAGE_SLAB,   // every page of a slab; owner is its struct slab
+    PAGE_LARGE,  // first page of a page-backed kmalloc block; order is its size
+    PAGE_CACHED, // a free page in the allocator's order-0 cache (pmm.c)
 };
 
 // Per-page metadata. The allocator owns state, order and (on free pages) the
