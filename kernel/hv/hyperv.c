@@ -26,6 +26,7 @@ uint64_t hyperv_ref_time_100ns(const volatile struct hyperv_tsc_page *page, pvcl
 }
 
 #ifndef HOST_TEST
+#include "hv/cpu.h"
 #include "hv/hv.h"
 #include "hv/kvm.h"
 #include "lib/printk.h"
@@ -36,26 +37,6 @@ uint64_t hyperv_ref_time_100ns(const volatile struct hyperv_tsc_page *page, pvcl
 
 static volatile struct hyperv_tsc_page *tsc_page; // NULL: not in use
 
-static inline uint64_t hv_rdmsr(uint32_t msr)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return (uint64_t)hi << 32 | lo;
-}
-
-static inline void hv_wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
-}
-
-// rdtsc that does not run ahead of the loads of the page before it.
-static uint64_t ordered_tsc(void *ctx)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
-    return (uint64_t)hi << 32 | lo;
-}
-
 static uint64_t ref_count_msr(void *ctx)
 {
     return hv_rdmsr(HV_X64_MSR_TIME_REF_COUNT);
@@ -65,7 +46,7 @@ uint64_t hyperv_clock_read_ns(void)
 {
     if (!tsc_page)
         return 0;
-    return hyperv_ref_time_100ns(tsc_page, ordered_tsc, ref_count_msr, NULL) *
+    return hyperv_ref_time_100ns(tsc_page, hv_ordered_tsc, ref_count_msr, NULL) *
            HYPERV_REF_TIME_UNIT_NS;
 }
 

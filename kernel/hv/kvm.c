@@ -104,6 +104,7 @@ bool kvm_steal_request_flush(volatile struct kvm_steal_time *st)
 #include <stddef.h>
 
 #include "arch.h"
+#include "hv/cpu.h"
 #include "hv/hv.h"
 #include "init/cmdline.h"
 #include "lib/fmt.h"
@@ -171,26 +172,6 @@ static struct kvm_cpu kvm_cpus[KVM_MAX_CPUS];
 static struct kvm_wall_clock wall_clock; // the host writes it at each MSR write
 
 struct hv_pv_ops hv_pv;
-
-static inline uint64_t kvm_rdmsr(uint32_t msr)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return (uint64_t)hi << 32 | lo;
-}
-
-static inline void kvm_wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
-}
-
-// rdtsc that does not run ahead of the loads before it (the pvclock fields).
-static uint64_t ordered_tsc(void *ctx)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
-    return (uint64_t)hi << 32 | lo;
-}
 
 static long kvm_hypercall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
@@ -286,20 +267,20 @@ void kvm_cpu_init(void)
     struct kvm_cpu *c = &kvm_cpus[cpu];
     c->apic_id = current_apic_id();
     if (kvm.poll)
-        kvm_wrmsr(MSR_KVM_POLL_CONTROL, KVM_POLL_CONTROL_HOST_POLLS);
+        hv_wrmsr(MSR_KVM_POLL_CONTROL, KVM_POLL_CONTROL_HOST_POLLS);
     if (!cpu_area(cpu))
         return;
     paddr_t pa = cpu_area_pa(cpu);
     if (kvm.time_msr) {
-        kvm_wrmsr(kvm.time_msr, (pa + offsetof(struct kvm_cpu_area, clock)) | KVM_MSR_ENABLE);
+        hv_wrmsr(kvm.time_msr, (pa + offsetof(struct kvm_cpu_area, clock)) | KVM_MSR_ENABLE);
         c->clock_on = true;
     }
     if (kvm.steal) {
-        kvm_wrmsr(MSR_KVM_STEAL_TIME, (pa + offsetof(struct kvm_cpu_area, steal)) | KVM_MSR_ENABLE);
+        hv_wrmsr(MSR_KVM_STEAL_TIME, (pa + offsetof(struct kvm_cpu_area, steal)) | KVM_MSR_ENABLE);
         c->steal_on = true;
     }
     if (kvm.eoi) {
-        kvm_wrmsr(MSR_KVM_PV_EOI_EN, (pa + offsetof(struct kvm_cpu_area, pv_eoi)) | KVM_MSR_ENABLE);
+        hv_wrmsr(MSR_KVM_PV_EOI_EN, (pa + offsetof(struct kvm_cpu_area, pv_eoi)) | KVM_MSR_ENABLE);
         c->eoi_on = true;
     }
 }
@@ -315,7 +296,7 @@ uint64_t kvm_clock_read_ns(void)
         cpu = kvm.boot_cpu;
     if (!kvm_cpus[cpu].clock_on)
         return 0;
-    return pvclock_read(&kvm.areas[cpu].clock, ordered_tsc, NULL, NULL);
+    return pvclock_read(&kvm.areas[cpu].clock, hv_ordered_tsc, NULL, NULL);
 }
 
 static const struct clocksource kvmclock_source = {
@@ -364,7 +345,7 @@ static enum hv_feature clock_feature(void)
 static void start_wall_clock(void)
 {
     uint64_t boot_ns;
-    kvm_wrmsr(kvm.wall_msr, virt_to_phys(&wall_clock));
+    hv_wrmsr(kvm.wall_msr, virt_to_phys(&wall_clock));
     if (kvm_wall_clock_read(&wall_clock, WALL_CLOCK_TRIES, &boot_ns) != OK || !boot_ns) {
         pr_warn("kvm: the wall clock structure never settled");
         return;
@@ -382,7 +363,7 @@ static void start_clock(void)
     clock_snapshot(&kvm.areas[cpu].clock, &snap);
     if (!snap.version || !snap.tsc_to_system_mul) {
         pr_warn("kvm: kvmclock area left empty by the host; not using it");
-        kvm_wrmsr(kvm.time_msr, 0);
+        hv_wrmsr(kvm.time_msr, 0);
         kvm_cpus[cpu].clock_on = false;
         kvm.time_msr = 0;
         return;
@@ -654,7 +635,7 @@ status_t kvm_set_host_polling(bool on)
 {
     if (!kvm.poll)
         return ERR_NOT_SUPPORTED;
-    kvm_wrmsr(MSR_KVM_POLL_CONTROL, on ? KVM_POLL_CONTROL_HOST_POLLS : 0);
+    hv_wrmsr(MSR_KVM_POLL_CONTROL, on ? KVM_POLL_CONTROL_HOST_POLLS : 0);
     return OK;
 }
 
@@ -662,7 +643,7 @@ status_t kvm_host_polling(bool *on)
 {
     if (!kvm.poll)
         return ERR_NOT_SUPPORTED;
-    *on = kvm_rdmsr(MSR_KVM_POLL_CONTROL) & KVM_POLL_CONTROL_HOST_POLLS;
+    *on = hv_rdmsr(MSR_KVM_POLL_CONTROL) & KVM_POLL_CONTROL_HOST_POLLS;
     return OK;
 }
 #endif // !HOST_TEST
