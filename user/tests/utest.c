@@ -437,6 +437,48 @@ static void vmo_map(struct ktest *t)
     nb_handle_close(vmo);
 }
 
+// ---- User copies across page boundaries ----
+
+// The kernel copies to and from user memory 8 bytes per step, then the
+// last 0-7 bytes one by one; a page fault in either part is served (a page
+// not yet committed) or fails the call (nothing mapped there).
+static void user_copy_edges(struct ktest *t)
+{
+    handle_t src, buf;
+    uintptr_t a;
+    char pattern[64], got[64];
+
+    for (size_t i = 0; i < sizeof(pattern); i++)
+        pattern[i] = (char)('A' + i % 26);
+    ASSERT_OK(nb_vmo_create(PAGE, &src));
+    ASSERT_OK(nb_vmo_write(src, pattern, 0, sizeof(pattern)));
+    // Two fresh pages: nothing committed, so the copy faults in each.
+    ASSERT_OK(nb_vmo_create(2 * PAGE, &buf));
+    ASSERT_OK(nb_vm_map(HANDLE_INVALID, buf, 0, 2 * PAGE, NB_VM_READ | NB_VM_WRITE, &a));
+    // 15 bytes from 9 before the boundary: the 8-byte step in the first
+    // page, the tail crossing into the second.
+    char *p = (char *)(a + PAGE - 9);
+    EXPECT_OK(nb_vmo_read(src, p, 0, 15));
+    EXPECT_EQ(memcmp(p, pattern, 15), 0);
+    // 64 bytes from 20 before: an 8-byte step crosses the boundary.
+    p = (char *)(a + PAGE - 20);
+    EXPECT_OK(nb_vmo_read(src, p, 0, 64));
+    EXPECT_EQ(memcmp(p, pattern, 64), 0);
+    // And from user memory into the kernel (a write), across the boundary.
+    EXPECT_OK(nb_vmo_write(src, (const char *)(a + PAGE - 13), 100, 27));
+    EXPECT_OK(nb_vmo_read(src, got, 100, 27));
+    EXPECT_EQ(memcmp(got, (const char *)(a + PAGE - 13), 27), 0);
+    // Nothing mapped past the second page: a tail that runs into it, and
+    // an 8-byte step that does, both fail the call.
+    EXPECT_OK(nb_vm_unmap(HANDLE_INVALID, a + PAGE, PAGE));
+    EXPECT_STATUS(nb_vmo_read(src, (char *)(a + PAGE - 9), 0, 15), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_vmo_read(src, (char *)(a + PAGE - 20), 0, 64), ERR_INVALID_ARGS);
+    EXPECT_STATUS(nb_vmo_write(src, (const char *)(a + PAGE - 3), 0, 7), ERR_INVALID_ARGS);
+    EXPECT_OK(nb_vm_unmap(HANDLE_INVALID, a, PAGE));
+    nb_handle_close(buf);
+    nb_handle_close(src);
+}
+
 // ---- Bad pointers: a status, never a crash ----
 
 static void bad_pointers(struct ktest *t)
@@ -857,9 +899,9 @@ KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wr
             KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
             KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
-            KTEST_CASE(process_exit_status), KTEST_CASE(channel_to_child_process),
-            KTEST_CASE(kill_child_blocked_in_wait), KTEST_CASE(crash_memory_faults),
-            KTEST_CASE(crash_other_exceptions));
+            KTEST_CASE(user_copy_edges), KTEST_CASE(process_exit_status),
+            KTEST_CASE(channel_to_child_process), KTEST_CASE(kill_child_blocked_in_wait),
+            KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
 
 // A suite of its own, so that `utest devices` runs just these (the
 // integration test of the console's input after an interrupt object).

@@ -57,13 +57,22 @@ x86_enter_user_frame:
     swapgs
     iretq
 
-/* User copies: rep movsb that may fault; the page-fault handler resumes at
- * x86_user_copy_fault when the fault cannot be served.
+/* User copies: rep movsq for the bulk, then rep movsb for the last 0-7
+ * bytes (one step per 8 bytes: under emulation each step of a rep string
+ * instruction costs about as much as a whole instruction). Either may
+ * fault; the page-fault handler serves the fault and the instruction goes
+ * on where it stopped, or it resumes at x86_user_copy_fault when the fault
+ * cannot be served.
  * int x86_user_copy(void *dst, const void *src, size_t n): 0 or 1 (fault). */
-    .globl x86_user_copy, x86_user_copy_insn, x86_user_copy_fault
+    .globl x86_user_copy, x86_user_copy_insn, x86_user_copy_tail_insn, x86_user_copy_fault
 x86_user_copy:
     movq %rdx, %rcx
+    shrq $3, %rcx
 x86_user_copy_insn:
+    rep movsq
+    movq %rdx, %rcx
+    andq $7, %rcx
+x86_user_copy_tail_insn:
     rep movsb
     xorl %eax, %eax
     ret

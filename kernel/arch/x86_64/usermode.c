@@ -28,7 +28,7 @@
 #define RFLAGS_FIXED1 0x2
 
 extern char x86_syscall_entry[];
-extern char x86_user_copy_insn[], x86_user_copy_fault[];
+extern char x86_user_copy_insn[], x86_user_copy_tail_insn[], x86_user_copy_fault[];
 int x86_user_copy(void *dst, const void *src, size_t n);
 __noreturn void x86_enter_user_frame(struct trap_frame *f);
 
@@ -182,7 +182,8 @@ bool x86_kernel_user_fault(struct trap_frame *f)
     // kernel fault on a low address is a kernel bug and must be reported,
     // not served (or it recurses when there is no process yet).
     uint64_t cr2 = read_cr2();
-    if (f->vector != VEC_PF || cr2 >= USER_TOP || f->rip != (uint64_t)x86_user_copy_insn)
+    if (f->vector != VEC_PF || cr2 >= USER_TOP ||
+        (f->rip != (uint64_t)x86_user_copy_insn && f->rip != (uint64_t)x86_user_copy_tail_insn))
         return false;
     if (user_page_fault(cr2, pf_access(f->error)) != OK)
         f->rip = (uint64_t)x86_user_copy_fault;
