@@ -3,33 +3,14 @@ prompt on a terminal of the console service; lines typed into COM1 reach
 nsh, which edits them, runs builtins and programs from the initrd and keeps
 $? (docs/SHELL.md)."""
 
-import os
 import re
 import time
 
 import nimbuslib as nl
-import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, STEP_TIMEOUT, run_line, start_vm
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
-
-
-def run_line(vm: nl.VM, line: str, *expected: str, timeout: float = TIMEOUT) -> None:
-    """Types a line, then expects each pattern in order and a new prompt."""
-    vm.send(line + "\r")  # a terminal's Enter
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, timeout), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
-
-
-def start_vm() -> nl.VM:
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    vm = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
-    assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
-    return vm
+TIMEOUT = STEP_TIMEOUT
 
 
 def test_shell_session():
