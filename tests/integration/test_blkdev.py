@@ -4,7 +4,11 @@ manifest boots with a 1 MiB raw image, devmgr finds the virtio-blk device
 virtio-blk-device, virtio-mmio) and starts /bin/virtio-blk for it, and
 `blk` typed into nsh reaches it through devmgr's `open` (the `devices`
 handle). What blk writes is checked in the image on the host. Then the
-driver is killed: devmgr restarts it, and `blk info` works again."""
+driver is killed: devmgr restarts it, and `blk info` works again.
+
+The KVM variant (q35 and microvm) runs where /dev/kvm is usable; it skips,
+with the kernel's line as the reason, when the kernel reports that this
+hypervisor cannot run user mode (this machine's nested KVM)."""
 
 import os
 import re
@@ -51,6 +55,13 @@ def wait_image(image, offset: int, want: bytes, seconds: float = 10.0) -> bytes:
 @pytest.mark.parametrize("config", sorted(MACHINES))
 def test_blk_from_nsh(tmp_path, config):
     check_blk_from_nsh(tmp_path, config, "tcg")
+
+
+@pytest.mark.parametrize("config", ["q35", "microvm"])
+def test_blk_from_nsh_kvm(tmp_path, config, need_kvm):
+    """The same under KVM; skipped (with the kernel's line) where the kernel
+    reports that this hypervisor cannot run user mode."""
+    check_blk_from_nsh(tmp_path, config, "kvm")
 
 
 def check_blk_from_nsh(tmp_path, config: str, accel: str):
