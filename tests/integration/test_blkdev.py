@@ -52,27 +52,54 @@ def wait_image(image, offset: int, want: bytes, seconds: float = 10.0) -> bytes:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("config", sorted(MACHINES))
-def test_blk_from_nsh(tmp_path, config):
-    check_blk_from_nsh(tmp_path, config, "tcg")
+KVM_CONFIGS = ["q35", "microvm"]
 
 
-@pytest.mark.parametrize("config", ["q35", "microvm"])
-def test_blk_from_nsh_kvm(tmp_path, config, need_kvm):
-    """The same under KVM; skipped (with the kernel's line) where the kernel
-    reports that this hypervisor cannot run user mode."""
-    check_blk_from_nsh(tmp_path, config, "kvm")
-
-
-def check_blk_from_nsh(tmp_path, config: str, accel: str):
-    machine, device_args, pci_id = MACHINES[config]
+def launch(tmp_path, config: str, accel: str):
+    """Starts QEMU on a fresh image: (vm, image, original bytes)."""
+    machine, device_args, _ = MACHINES[config]
     image = tmp_path / "disk.img"
     original = bytearray(b"\xee" * (IMAGE_SECTORS * SECTOR))
     original[9 * SECTOR:9 * SECTOR + len(HOST_TEXT)] = HOST_TEXT
     image.write_bytes(bytes(original))
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
              *device_args]
-    vm = start_vm(machine=machine, extra=extra, accel=accel, prompt=False)
+    return start_vm(machine=machine, extra=extra, accel=accel, prompt=False), image, original
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kvm_launched(request, tmp_path_factory):
+    """The KVM boots the session's selected tests need, started with the
+    module: they come up (slowly) while the TCG cases run."""
+    from conftest import kvm_available
+    wanted = [item.callspec.params["config"] for item in request.session.items
+              if item.module is request.module and item.originalname == "test_blk_from_nsh_kvm"]
+    launched = {}
+    try:
+        if kvm_available():
+            for config in wanted:
+                launched[config] = launch(tmp_path_factory.mktemp("kvm"), config, "kvm")
+        yield launched
+    finally:
+        for vm, _, _ in launched.values():
+            vm.kill()
+
+
+@pytest.mark.parametrize("config", sorted(MACHINES))
+def test_blk_from_nsh(tmp_path, config):
+    check_blk_from_nsh(config, *launch(tmp_path, config, "tcg"))
+
+
+@pytest.mark.parametrize("config", KVM_CONFIGS)
+def test_blk_from_nsh_kvm(kvm_launched, config, need_kvm):
+    """The same under KVM; skipped (with the kernel's line) where the kernel
+    reports that this hypervisor cannot run user mode."""
+    check_blk_from_nsh(config, *kvm_launched[config])
+
+
+def check_blk_from_nsh(config: str, vm: nl.VM, image, original: bytearray):
+    machine, _, pci_id = MACHINES[config]
+    accel = vm.accel
     step = vm.step_timeout
     try:
         # In any order: the driver may log before devmgr does.
