@@ -142,9 +142,20 @@ class HostPort:
         self.pos = 0  # expect() cursor
         self.cond = threading.Condition()
 
-    def accept(self, timeout: float) -> None:
-        self.listener.settimeout(timeout)
-        self.conn, _ = self.listener.accept()
+    def accept(self, timeout: float, vm: Optional[nl.VM] = None) -> None:
+        """Waits for QEMU's connection (QEMU connects as it starts); gives
+        up early when vm's QEMU has ended."""
+        deadline = time.monotonic() + timeout
+        self.listener.settimeout(1.0)
+        while self.conn is None:
+            try:
+                self.conn, _ = self.listener.accept()
+            except socket.timeout:
+                gone = vm is not None and not vm.running
+                if gone or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"QEMU did not connect to {self.path}" +
+                        (f" (it ended)\n{vm.stderr[-2000:]}" if gone else "")) from None
         self.listener.close()
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -83,8 +83,8 @@ class Machine:
         self.vm = start_vm(machine=machine, extra=extra, accel=accel, prompt=False)
         self.port.step_timeout = self.vm.step_timeout
         try:
-            self.port.accept(self.vm.step_timeout)
-        except OSError:
+            self.port.accept(self.vm.step_timeout, self.vm)
+        except BaseException:
             self.close()
             raise
 

@@ -38,7 +38,7 @@ def test_second_shell(tmp_path, config):
              "-device", "virtconsole,chardev=vc0"]
     vm = start_vm(machine=machine, extra=extra, prompt=False)
     try:
-        port.accept(TIMEOUT)
+        port.accept(TIMEOUT, vm)
         # The shell on the virtio console, and the serial one.
         assert port.expect(PROMPT, 120), "no prompt on the virtio console\n" + \
             port.text[-2000:] + "\n--- serial ---\n" + vm.output[-4000:]
