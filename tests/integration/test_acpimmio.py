@@ -7,52 +7,27 @@ them, and drives them: lsdev lists a virtio-blk and a virtio-rng device,
 and `poweroff` turns the machine off through the ACPI sleep register. A
 window given both on the command line and in the DSDT is one device."""
 
-import os
 import re
-import time
 
 import nimbuslib as nl
-import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, STEP_TIMEOUT, run_line, start_vm, wait_all
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 60  # seconds for each step under TCG
+TIMEOUT = STEP_TIMEOUT
 SECTOR = 512
 IMAGE_SECTORS = 2048  # 1 MiB
 TEXT = b"acpi-mmio-disk"
 
 
-def run_line(vm: nl.VM, line: str, *expected: str) -> str:
-    start = len(vm.output)
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-4000:]}"
-    return vm.output[start:]
-
-
-def wait_all(vm: nl.VM, patterns, timeout: float) -> None:
-    """Waits until every pattern is somewhere in the output (in any order)."""
-    deadline = time.monotonic() + timeout
-    while not all(re.search(p, vm.output, re.M) for p in patterns):
-        missing = [p for p in patterns if not re.search(p, vm.output, re.M)]
-        assert time.monotonic() < deadline, f"no {missing}\n" + vm.output[-4000:]
-        vm.expect(r"\n", 1)
-    vm.expect(r"\Z", 0)
-
-
 def start(tmp_path, append: str = "") -> nl.VM:
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
     image = tmp_path / "disk.img"
     image.write_bytes(b"\xee" * (IMAGE_SECTORS * SECTOR))
     # No `-machine acpi=off`: microvm's default, ACPI on.
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
              "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"]
-    cmd = nl.build_command(accel="tcg", machine="microvm", append=append, extra=extra)
-    assert not any("acpi=off" in a for a in cmd), cmd
-    return nl.VM(cmd, stdin=True).start()
+    vm = start_vm(machine="microvm", append=append, extra=extra, prompt=False)
+    assert not any("acpi=off" in a for a in vm.cmd), vm.cmd
+    return vm
 
 
 def test_microvm_acpi_devices(tmp_path):

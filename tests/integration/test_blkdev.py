@@ -4,7 +4,11 @@ manifest boots with a 1 MiB raw image, devmgr finds the virtio-blk device
 virtio-blk-device, virtio-mmio) and starts /bin/virtio-blk for it, and
 `blk` typed into nsh reaches it through devmgr's `open` (the `devices`
 handle). What blk writes is checked in the image on the host. Then the
-driver is killed: devmgr restarts it, and `blk info` works again."""
+driver is killed: devmgr restarts it, and `blk info` works again.
+
+The KVM variant (q35 and microvm) runs where /dev/kvm is usable; it skips,
+with the kernel's line as the reason, when the kernel reports that this
+hypervisor cannot run user mode (this machine's nested KVM)."""
 
 import os
 import re
@@ -13,10 +17,8 @@ import time
 import nimbuslib as nl
 import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, run_line, start_vm, wait_all
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 60  # seconds for each step under TCG
 SECTOR = 512
 IMAGE_SECTORS = 2048  # 1 MiB
 TEXT = b"nimbus-was-here"
@@ -32,26 +34,6 @@ MACHINES = {
     "microvm": ("microvm", ["-machine", "acpi=off", "-device", "virtio-blk-device,drive=d0"],
                 None),
 }
-
-
-def run_line(vm: nl.VM, line: str, *expected: str) -> str:
-    start = len(vm.output)
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-4000:]}"
-    return vm.output[start:]
-
-
-def wait_all(vm: nl.VM, patterns, timeout: float) -> None:
-    """Waits until every pattern is somewhere in the output, then moves the
-    expect cursor to its end."""
-    deadline = time.monotonic() + timeout
-    while not all(re.search(p, vm.output, re.M) for p in patterns):
-        missing = [p for p in patterns if not re.search(p, vm.output, re.M)]
-        assert time.monotonic() < deadline, f"no {missing}\n" + vm.output[-4000:]
-        vm.expect(r"\n", 1)
-    vm.expect(r"\Z", 0)
 
 
 def free_pages(vm: nl.VM) -> int:
@@ -70,22 +52,59 @@ def wait_image(image, offset: int, want: bytes, seconds: float = 10.0) -> bytes:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("config", sorted(MACHINES))
-def test_blk_from_nsh(tmp_path, config):
-    machine, device_args, pci_id = MACHINES[config]
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
+KVM_CONFIGS = ["q35", "microvm"]
+
+
+def launch(tmp_path, config: str, accel: str):
+    """Starts QEMU on a fresh image: (vm, image, original bytes)."""
+    machine, device_args, _ = MACHINES[config]
     image = tmp_path / "disk.img"
     original = bytearray(b"\xee" * (IMAGE_SECTORS * SECTOR))
     original[9 * SECTOR:9 * SECTOR + len(HOST_TEXT)] = HOST_TEXT
     image.write_bytes(bytes(original))
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
              *device_args]
-    vm = nl.VM(nl.build_command(accel="tcg", machine=machine, extra=extra), stdin=True).start()
+    return start_vm(machine=machine, extra=extra, accel=accel, prompt=False), image, original
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kvm_launched(request, tmp_path_factory):
+    """The KVM boots the session's selected tests need, started with the
+    module: they come up (slowly) while the TCG cases run."""
+    from conftest import kvm_available
+    wanted = [item.callspec.params["config"] for item in request.session.items
+              if item.module is request.module and item.originalname == "test_blk_from_nsh_kvm"]
+    launched = {}
+    try:
+        if kvm_available():
+            for config in wanted:
+                launched[config] = launch(tmp_path_factory.mktemp("kvm"), config, "kvm")
+        yield launched
+    finally:
+        for vm, _, _ in launched.values():
+            vm.kill()
+
+
+@pytest.mark.parametrize("config", sorted(MACHINES))
+def test_blk_from_nsh(tmp_path, config):
+    check_blk_from_nsh(config, *launch(tmp_path, config, "tcg"))
+
+
+@pytest.mark.parametrize("config", KVM_CONFIGS)
+def test_blk_from_nsh_kvm(kvm_launched, config, need_kvm):
+    """The same under KVM; skipped (with the kernel's line) where the kernel
+    reports that this hypervisor cannot run user mode."""
+    check_blk_from_nsh(config, *kvm_launched[config])
+
+
+def check_blk_from_nsh(config: str, vm: nl.VM, image, original: bytearray):
+    machine, _, pci_id = MACHINES[config]
+    accel = vm.accel
+    step = vm.step_timeout
     try:
         # In any order: the driver may log before devmgr does.
         wait_all(vm, [r"devmgr: started /bin/virtio-blk for blk ", r"virtio-blk: 2048 sectors",
-                      PROMPT], 120)
+                      PROMPT], 2 * step)
         if pci_id:
             assert re.search(rf"devmgr: found pci \S+ 1af4:{pci_id} blk: /bin/virtio-blk",
                              vm.output), vm.output[-4000:]
@@ -133,7 +152,7 @@ def test_blk_from_nsh(tmp_path, config):
         out = run_line(vm, f"kill {m.group(1)}; blk info; echo status $?", r"^status \d+")
         assert re.search(r"^sectors 2048 ", out, re.M) or \
             re.search(r"^blk: .*ERR_(BAD_STATE|PEER_CLOSED)", out, re.M), out
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + step
         while vm.output.count("devmgr: started /bin/virtio-blk for blk ") <= restarts_before:
             assert time.monotonic() < deadline, "devmgr did not restart the driver\n" + \
                 vm.output[-4000:]
@@ -159,7 +178,7 @@ def test_blk_from_nsh(tmp_path, config):
 
         if machine == "q35":
             vm.send("poweroff\r")
-            assert vm.wait(TIMEOUT) is not None, "no power-off\n" + vm.output[-4000:]
+            assert vm.wait(step) is not None, "no power-off\n" + vm.output[-4000:]
             # The whole image after power-off: only sector 5 changed (cmp).
             want = bytearray(original)
             want[5 * SECTOR:6 * SECTOR] = TEXT + bytes(SECTOR - len(TEXT))
@@ -167,7 +186,8 @@ def test_blk_from_nsh(tmp_path, config):
     finally:
         vm.kill()
         if os.environ.get("BLKDEV_LOG"):
-            with open(os.environ["BLKDEV_LOG"] + "." + config, "w") as f:
+            with open(os.environ["BLKDEV_LOG"] + "." + config +
+                      ("" if accel == "tcg" else "." + accel), "w") as f:
                 f.write(vm.output)
     data = image.read_bytes()
     assert len(data) == IMAGE_SECTORS * SECTOR, "the image changed size"

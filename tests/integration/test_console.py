@@ -5,16 +5,13 @@ The service drives COM1 through an `ioport` resource and an interrupt
 object; nsh's stdin, stdout and stderr are the terminal's data channel,
 bound to fds 0-2 by libnimbus; Ctrl-C raises SIGNAL_USER0 on nsh's stdin."""
 
-import os
 import re
 
-import nimbuslib as nl
 import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, STEP_TIMEOUT, run_line, start_vm
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
+TIMEOUT = STEP_TIMEOUT
 SERVICE_UP = r"console: serving the serial line at 0x3f8"
 STDIO_TERMINAL = r"init: nsh: stdio on a console terminal"
 STDIO_FALLBACK = r"init: nsh: no console (service|terminal) \(.*\); stdio stays on the kernel console"
@@ -25,22 +22,11 @@ STDIO_FALLBACK = r"init: nsh: no console (service|terminal) \(.*\); stdio stays 
 def shell():
     """One boot for the module: the tests run in file order on it, each
     starting at a prompt (the last one ends nsh with Ctrl-D)."""
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    machine = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
+    machine = start_vm()
     try:
-        if not machine.expect(PROMPT, 60):
-            pytest.fail("no nsh prompt\n" + machine.output[-3000:])
         yield machine
     finally:
         machine.kill()
-
-
-def run_line(vm: nl.VM, line: str, *expected: str) -> None:
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
 
 
 def test_console_service_up(shell):

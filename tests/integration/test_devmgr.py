@@ -4,44 +4,13 @@ typed into nsh (which gets a devices channel through handles=devices?)."""
 
 import os
 import re
-import time
 
-import nimbuslib as nl
 import pytest
 
 from conftest import KERNEL
+from nshlib import run_line, start_vm, wait_for
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
 BUILD_BIN = os.path.join(os.path.dirname(KERNEL), "user", "bin")
-
-
-def start_vm(machine: str = "microvm", extra=()) -> nl.VM:
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    vm = nl.VM(nl.build_command(accel="tcg", machine=machine, extra=list(extra)),
-               stdin=True).start()
-    assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
-    return vm
-
-
-def run_line(vm: nl.VM, line: str, *expected: str) -> str:
-    start = len(vm.output)
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
-    return vm.output[start:]
-
-
-def wait_for(vm: nl.VM, pattern: str) -> bool:
-    """True once pattern is anywhere in the output (already, or within TIMEOUT)."""
-    deadline = time.monotonic() + TIMEOUT
-    while not re.search(pattern, vm.output, re.M):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def driver_line(program: str) -> str:

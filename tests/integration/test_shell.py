@@ -3,33 +3,14 @@ prompt on a terminal of the console service; lines typed into COM1 reach
 nsh, which edits them, runs builtins and programs from the initrd and keeps
 $? (docs/SHELL.md)."""
 
-import os
 import re
 import time
 
 import nimbuslib as nl
-import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, STEP_TIMEOUT, run_line, start_vm
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
-
-
-def run_line(vm: nl.VM, line: str, *expected: str, timeout: float = TIMEOUT) -> None:
-    """Types a line, then expects each pattern in order and a new prompt."""
-    vm.send(line + "\r")  # a terminal's Enter
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, timeout), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
-
-
-def start_vm() -> nl.VM:
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    vm = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
-    assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
-    return vm
+TIMEOUT = STEP_TIMEOUT
 
 
 def test_shell_session():
@@ -152,20 +133,26 @@ def test_shell_pipes():
         vm.kill()
 
 
-def free_pages(vm: nl.VM) -> int:
-    """The free page count `mem` prints (a fresh reading)."""
-    start = len(vm.output)
-    run_line(vm, "mem", r"^free +\d+ pages")
-    m = re.search(r"^free +(\d+) pages", vm.output[start:], re.M)
-    assert m, vm.output[start:]
-    return int(m.group(1))
+def memory(vm: nl.VM):
+    """A fresh reading of `mem -s`: (free pages + the slab's pages, {cache:
+    objects in use}). Slab pages are left out of the count because how many
+    a cache keeps depends on timing (how many objects were alive at once:
+    a dying process's beside a new one's); the objects in use are counted
+    instead, and every page outside the slab."""
+    out = run_line(vm, "mem -s", r"^kmalloc-large +\d+ +\d+ +\d+ +\d+$")
+    free = re.search(r"^free +(\d+) pages", out, re.M)
+    slab = re.search(r"^slab +(\d+)\.\d KiB", out, re.M)
+    inuse = dict(re.findall(r"^(\S+) +\d+ +(\d+) +\d+ +\d+$", out, re.M))
+    assert free and slab and "kmalloc-16" in inuse, out
+    return int(free.group(1)) + int(slab.group(1)) // 4, inuse
 
 
 def test_two_hundred_commands_return_memory():
     """200 programs started from nsh (plain, piped, crashing, failing to
-    start) leave free memory where it was. A first round warms up what keeps
+    start) leave memory where it was. A first round warms up what keeps
     its working size (nsh's heap and history, slab caches); the same lines
-    then run again and must leave the free page count exactly as it was."""
+    then run again and must leave the pages outside the slab and the slab's
+    objects in use exactly as they were."""
     batch = ["true; echo a | cat; crash null-read; nosuch; false || true",  # 6 programs
              "echo b | cat | cat; ls /etc; true; true; true"]  # 7 programs
     vm = start_vm()
@@ -175,18 +162,22 @@ def test_two_hundred_commands_return_memory():
                 for line in batch:
                     run_line(vm, line)
         rounds()
-        before = free_pages(vm)
+        pages_before, objects_before = memory(vm)
         rounds()
         # A process's last pages go back when its teardown finishes, which
         # may be a moment after nsh saw it end: read again while short.
-        after = free_pages(vm)
+        pages, objects = memory(vm)
         for _ in range(10):
-            if after >= before:
+            if pages >= pages_before and objects == objects_before:
                 break
             time.sleep(0.5)
-            after = free_pages(vm)
+            pages, objects = memory(vm)
         assert len(re.findall(r"^nsh: crash: faulted", vm.output, re.M)) == 32, vm.output[-2000:]
         assert len(re.findall(r"^nsh: nosuch: not found", vm.output, re.M)) == 32
-        assert after == before, f"free pages {before} before 200 commands, {after} after"
+        assert pages == pages_before, \
+            f"free pages outside the slab {pages_before} before 200 commands, {pages} after"
+        changed = {k: (objects_before.get(k), v) for k, v in objects.items()
+                   if objects_before.get(k) != v}
+        assert not changed, f"slab objects in use (before, after) changed: {changed}"
     finally:
         vm.kill()

@@ -2,37 +2,15 @@
 person would (docs/SHELL.md, "Commands"): what it prints, `--help`, bad
 usage (exit 2), failures (exit 1), and poweroff / reboot ending QEMU."""
 
-import os
 import re
 
-import nimbuslib as nl
 import pytest
 
-from conftest import KERNEL
+from nshlib import STEP_TIMEOUT, run_line, start_vm
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
+TIMEOUT = STEP_TIMEOUT
 COMMANDS = ["ls", "cat", "echo", "ps", "kill", "hvinfo", "mem", "uptime", "boottime", "dmesg",
             "handles", "date", "sleep", "poweroff", "reboot"]
-
-
-def start_vm() -> nl.VM:
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    vm = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
-    assert vm.expect(PROMPT, 60), "no nsh prompt\n" + vm.output[-3000:]
-    return vm
-
-
-def run_line(vm: nl.VM, line: str, *expected: str) -> str:
-    """Types a line, expects each pattern in order and a new prompt; returns
-    what the line printed."""
-    start = len(vm.output)
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
-    return vm.output[start:]
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import re
 import nimbuslib as nl
 import pytest
 
-from conftest import KERNEL, ROOT
+from conftest import ROOT
+from nshlib import PROMPT, STEP_TIMEOUT, run_line, start_vm
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 30  # seconds for each step under TCG
+TIMEOUT = STEP_TIMEOUT
 COMMANDS = os.path.join(ROOT, "initrd", "etc", "commands")
 NSH = os.path.join(ROOT, "build", "user", "stripped", "nsh")
 
@@ -22,23 +22,11 @@ NSH = os.path.join(ROOT, "build", "user", "stripped", "nsh")
 @pytest.fixture(scope="module")
 def shell():
     """One boot for the module."""
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    machine = nl.VM(nl.build_command(accel="tcg"), stdin=True).start()
+    machine = start_vm()
     try:
-        if not machine.expect(PROMPT, 60):
-            pytest.fail("no nsh prompt\n" + machine.output[-3000:])
         yield machine
     finally:
         machine.kill()
-
-
-def run_line(vm: nl.VM, line: str, *expected: str) -> None:
-    """Types a line, then expects each pattern in order and a new prompt."""
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"after typing {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-3000:]}"
 
 
 def output_of(vm: nl.VM, line: str, keep_log: bool = False) -> list:

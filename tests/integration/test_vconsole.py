@@ -9,19 +9,14 @@ shell still works, then kills the driver from the serial shell: devmgr
 restarts it and init starts a new shell on it. Without the device, vnsh is
 not started and nothing is logged as an error."""
 
-import os
 import re
-import socket
-import threading
 import time
 
-import nimbuslib as nl
 import pytest
 
-from conftest import KERNEL
+from nshlib import PROMPT, STEP_TIMEOUT, HostPort, run_line, socket_path, start_vm, wait_count
 
-PROMPT = r"nsh\$ "
-TIMEOUT = 60  # seconds for each step under TCG
+TIMEOUT = STEP_TIMEOUT
 STARTED = r"devmgr: started /bin/virtio-console for console "
 VNSH_UP = r"init: vnsh: stdio on a terminal of device console 0"
 
@@ -35,106 +30,15 @@ MACHINES = {
 }
 
 
-class HostPort:
-    """The host end of the virtconsole: a unix socket QEMU connects to."""
-
-    def __init__(self, path: str):
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        self.conn = None
-        self.data = b""
-        self.pos = 0  # expect() cursor
-        self.cond = threading.Condition()
-
-    def accept(self, timeout: float) -> None:
-        self.listener.settimeout(timeout)
-        self.conn, _ = self.listener.accept()
-        self.listener.close()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = self.conn.recv(4096)
-            except OSError:
-                chunk = b""
-            with self.cond:
-                if not chunk:
-                    self.cond.notify_all()
-                    return
-                self.data += chunk
-                self.cond.notify_all()
-
-    @property
-    def text(self) -> str:
-        return self.data.decode("utf-8", "replace")
-
-    def expect(self, pattern: str, timeout: float):
-        """The first match of pattern after the cursor (moved past it)."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                m = re.compile(pattern, re.M).search(self.text, self.pos)
-                if m:
-                    self.pos = m.end()
-                    return m
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def send(self, text: str) -> None:
-        self.conn.sendall(text.encode())
-
-    def close(self) -> None:
-        if self.conn:
-            self.conn.close()
-        else:
-            self.listener.close()
-
-
-def port_line(port: HostPort, line: str, *expected: str) -> str:
-    start = port.pos
-    port.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert port.expect(pattern, TIMEOUT), \
-            f"virtio console, after {line!r}: no {pattern!r}\n--- port ---\n{port.text[-3000:]}"
-    return port.text[start:port.pos]
-
-
-def serial_line(vm: nl.VM, line: str, *expected: str) -> str:
-    start = len(vm.output)
-    vm.send(line + "\r")
-    for pattern in (*expected, PROMPT):
-        assert vm.expect(pattern, TIMEOUT), \
-            f"serial, after {line!r}: no {pattern!r}\n--- serial (tail) ---\n{vm.output[-4000:]}"
-    return vm.output[start:]
-
-
-def wait_count(vm: nl.VM, pattern: str, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while len(re.findall(pattern, vm.output, re.M)) < count:
-        assert time.monotonic() < deadline, \
-            f"no {count}x {pattern!r}\n--- serial (tail) ---\n{vm.output[-4000:]}"
-        vm.expect(r"\n", 1)
-
-
 @pytest.mark.parametrize("config", sorted(MACHINES))
 def test_second_shell(tmp_path, config):
     machine, device_args, pci_id = MACHINES[config]
-    if not os.path.exists(KERNEL):
-        pytest.fail(f"{KERNEL} is missing: run `make all` first")
-    # A short path: unix socket paths are limited to about 100 bytes.
-    path = f"/tmp/nimbus-vc-{os.getpid()}-{config}.sock"
-    if os.path.exists(path):
-        os.unlink(path)
-    port = HostPort(path)
-    extra = ["-chardev", f"socket,id=vc0,path={path}", *device_args,
+    port = HostPort(socket_path(f"vc-{config}"))
+    extra = ["-chardev", f"socket,id=vc0,path={port.path}", *device_args,
              "-device", "virtconsole,chardev=vc0"]
-    vm = nl.VM(nl.build_command(accel="tcg", machine=machine, extra=extra), stdin=True).start()
+    vm = start_vm(machine=machine, extra=extra, prompt=False)
     try:
-        port.accept(TIMEOUT)
+        port.accept(TIMEOUT, vm)
         # The shell on the virtio console, and the serial one.
         assert port.expect(PROMPT, 120), "no prompt on the virtio console\n" + \
             port.text[-2000:] + "\n--- serial ---\n" + vm.output[-4000:]
@@ -146,9 +50,9 @@ def test_second_shell(tmp_path, config):
             assert re.search(rf"devmgr: found pci \S+ 1af4:{pci_id} console: "
                              r"/bin/virtio-console", vm.output), vm.output[-4000:]
 
-        out = port_line(port, "echo hi", r"^hi\r?$")
+        out = run_line(port, "echo hi", r"^hi\r?$")
         assert "echo hi" in out, out  # echoed by the terminal
-        out = port_line(port, "lsdev", r"^BUS +LOCATION")
+        out = run_line(port, "lsdev", r"^BUS +LOCATION")
         assert re.search(r"^\S+ +\S+ +\S+ +console +/bin/virtio-console +running", out, re.M), out
         # Ctrl-C reaches the shell through the driver's terminal: the
         # foreground job ends long before its 100 s.
@@ -158,7 +62,7 @@ def test_second_shell(tmp_path, config):
         port.send("\x03")
         assert port.expect(r"\^C", TIMEOUT) and port.expect(PROMPT, TIMEOUT), port.text[-2000:]
         assert time.monotonic() - t0 < 30, "Ctrl-C did not end sleep"
-        port_line(port, "echo after-ctrl-c", r"^after-ctrl-c\r?$")
+        run_line(port, "echo after-ctrl-c", r"^after-ctrl-c\r?$")
         # Ctrl-D at the prompt ends vnsh; init starts it again on a new terminal.
         shells = len(re.findall(VNSH_UP, vm.output, re.M))
         port.send("\x04")
@@ -166,28 +70,26 @@ def test_second_shell(tmp_path, config):
         assert port.expect(PROMPT, TIMEOUT), port.text[-2000:]
         assert re.search(r"init: vnsh exited with 0", vm.output), vm.output[-4000:]
         # Typing on one console goes to its own shell only.
-        serial_line(vm, "echo serial-still-works", r"^serial-still-works\r?$")
+        run_line(vm, "echo serial-still-works", r"^serial-still-works\r?$")
         assert "serial-still-works" not in port.text
 
         # Kill the driver from the serial shell: devmgr restarts it, the old
         # vnsh reads end of input and init starts a new one on the new driver.
-        out = serial_line(vm, "ps", r"virtio-console")
+        out = run_line(vm, "ps", r"virtio-console")
         m = re.search(r"^\s*(\d+)\s.*virtio-console", out, re.M)
         assert m, out
         started = len(re.findall(STARTED, vm.output))
         shells = len(re.findall(VNSH_UP, vm.output, re.M))
-        serial_line(vm, f"kill {m.group(1)}")
+        run_line(vm, f"kill {m.group(1)}")
         wait_count(vm, STARTED, started + 1, TIMEOUT)
         wait_count(vm, VNSH_UP, shells + 1, TIMEOUT)
         assert port.expect(PROMPT, TIMEOUT), \
             "no new prompt on the virtio console\n" + port.text[-2000:]
-        port_line(port, "echo again", r"^again\r?$")
-        serial_line(vm, "echo serial-after", r"^serial-after\r?$")
+        run_line(port, "echo again", r"^again\r?$")
+        run_line(vm, "echo serial-after", r"^serial-after\r?$")
     finally:
         vm.kill()
         port.close()
-        if os.path.exists(path):
-            os.unlink(path)
 
 
 @pytest.mark.vm(machine="q35", timeout=60, until=r"init: manifest done")
