@@ -3,7 +3,11 @@
 //
 //   virtio-net (--mmio ADDR --irq GSI | --pci BUS:DEV.FN)
 //
-// Roles: `service` (the one client connection) and those of vdrv.h.
+// Roles: `service` (the first client connection) and those of vdrv.h.
+// More clients come through the device manager's connect convention (a
+// `connect` message carrying a channel, on any client channel): every
+// client gets every received frame and link event, and may send (a raw
+// interface, as packet sockets are), up to MAX_CLIENTS at once.
 // Receive ring: queue 0, RX_BUFS buffers of BUF_BYTES posted at all times;
 // transmit ring: queue 1, TX_BUFS slots. Each buffer holds the 12-byte
 // virtio-net header followed by the frame (one descriptor). Checksum
@@ -18,6 +22,7 @@
 #include "nb/debug.h"
 #include "nb/loop.h"
 #include "nb/syscall.h"
+#include "proto/devmgr.h"
 #include "proto/ethernet.h"
 
 #define VIRTIO_NET_F_CSUM       0 // the device completes partial checksums on transmit
@@ -39,6 +44,7 @@
 #define RX_BUFS          32
 #define TX_BUFS          16
 #define QUEUE_WANT       64
+#define MAX_CLIENTS      8
 
 static struct {
     struct vdrv v;
@@ -48,9 +54,12 @@ static struct {
     bool tx_busy[TX_BUFS];
     struct nb_loop loop;
     struct nb_wait irq_wait;
-    struct nb_channel_watch service;
-    bool service_open;
-    uint64_t mac, rx_dropped;
+    struct client {
+        struct nb_channel_watch watch;
+        bool open;
+        uint64_t dropped; // frames its channel had no room for
+    } clients[MAX_CLIENTS];
+    uint64_t mac, rx_dropped; // rx_dropped: frames the driver dropped (bad lengths)
     uint32_t link_up, offloads;
 } net;
 
@@ -72,14 +81,13 @@ static void post_rx(unsigned i)
         nb_logf("virtio-net: cannot post receive buffer %u", i);
 }
 
+// A frame or link event to every client.
 static void send_event(struct nb_msg_in *m)
 {
-    if (!net.service_open)
-        return;
     struct nb_msg_out out = {.bytes = m->bytes, .nbytes = m->nbytes};
-    status_t s = nb_channel_write(net.service.channel, &out);
-    if (s != OK)
-        net.rx_dropped++;
+    for (unsigned i = 0; i < MAX_CLIENTS; i++)
+        if (net.clients[i].open && nb_channel_write(net.clients[i].watch.channel, &out) != OK)
+            net.clients[i].dropped++;
 }
 
 static void check_link(void)
@@ -186,9 +194,9 @@ static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, sig
 
 static status_t h_get_info(void *ctx, struct nb_msg_in *reply)
 {
-    (void)ctx;
+    const struct client *c = ctx;
     return ethernet_get_info_response_encode(reply, OK, net.mac, ETHERNET_FRAME_MAX, net.link_up,
-                                             net.rx_dropped, net.offloads);
+                                             net.rx_dropped + c->dropped, net.offloads);
 }
 
 static status_t h_send(void *ctx, uint16_t csum_start, uint16_t csum_offset, const void *frame,
@@ -234,8 +242,36 @@ static status_t h_send(void *ctx, uint16_t csum_start, uint16_t csum_offset, con
 
 static const struct ethernet_server_ops ops = {.get_info = h_get_info, .send = h_send};
 
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w);
+static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w);
+
+// Serves `channel` as a client; false (and the channel closed) when all
+// MAX_CLIENTS are taken or it cannot be watched.
+static bool client_add(handle_t channel)
+{
+    for (unsigned i = 0; i < MAX_CLIENTS; i++) {
+        struct client *c = &net.clients[i];
+        if (c->open)
+            continue;
+        *c = (struct client){.watch = {.channel = channel,
+                                       .on_readable = on_readable,
+                                       .on_peer_closed = on_closed,
+                                       .ctx = c}};
+        status_t s = nb_channel_watch_start(&net.loop, &c->watch);
+        if (s == OK) {
+            c->open = true;
+            return true;
+        }
+        nb_logf("virtio-net: cannot watch a client: %s", status_str(s));
+        break;
+    }
+    nb_handle_close(channel);
+    return false;
+}
+
 static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
 {
+    struct client *c = w->ctx;
     (void)loop;
     for (;;) {
         static uint8_t buf[ETHERNET_MAX_MSG_BYTES], rbuf[ETHERNET_MAX_MSG_BYTES];
@@ -245,10 +281,16 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
         status_t s = nb_channel_read(w->channel, &m);
         if (s != OK)
             return;
+        handle_t client;
+        if (devmgr_connect_request_decode(&m, &client) == OK) {
+            if (!client_add(client))
+                nb_logf("virtio-net: a new client refused (%u at most)", MAX_CLIENTS);
+            continue;
+        }
         for (uint32_t i = 0; i < m.nhandles; i++)
             nb_handle_close(hs[i]);
         struct nb_msg_in r = {.bytes = rbuf, .bytes_cap = sizeof(rbuf)};
-        s = ethernet_dispatch(&ops, NULL, &m, &r);
+        s = ethernet_dispatch(&ops, c, &m, &r);
         if (s != OK) {
             nb_logf("virtio-net: bad request: %s", status_str(s));
             continue;
@@ -262,10 +304,10 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
 
 static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
 {
-    (void)loop;
-    (void)w;
-    net.service_open = false;
-    nb_logf("virtio-net: the client went away; frames are dropped");
+    struct client *c = w->ctx;
+    (void)loop; // the loop has stopped the watch already
+    nb_handle_close(w->channel);
+    c->open = false;
 }
 
 static status_t setup_device(void)
@@ -329,14 +371,12 @@ int main(int argc, char **argv)
     if ((s = nb_loop_init(&net.loop)) != OK)
         return 1;
     net.irq_wait = (struct nb_wait){.object = net.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
-    net.service = (struct nb_channel_watch){
-        .channel = service, .on_readable = on_readable, .on_peer_closed = on_closed};
-    net.service_open = true;
-    if ((s = nb_wait_start(&net.loop, &net.irq_wait)) != OK ||
-        (s = nb_channel_watch_start(&net.loop, &net.service)) != OK) {
+    if ((s = nb_wait_start(&net.loop, &net.irq_wait)) != OK) {
         nb_logf("virtio-net: cannot wait: %s", status_str(s));
         return 1;
     }
+    if (!client_add(service))
+        return 1;
     vdrv_irq_ack(&net.v);
     check_link();
     nb_logf("virtio-net: %02x:%02x:%02x:%02x:%02x:%02x, %u rx / %u tx buffers, %s, "

@@ -170,15 +170,19 @@ def test_several_drivers_kvm(machines, config, accel):
 
 
 def check_arping(m: Machine) -> None:
+    # arping opens network device 0 through devmgr (the `devices` handle);
+    # the driver serves it as one more client beside its service channel.
     out = run_line(m.vm, "arping -c 1 10.0.2.2; echo status $?", r"^status \d+")
-    if re.search(r"^arping: no network driver", out, re.M):
-        # Known, and only this: reported, not worked around here.
-        pytest.xfail("arping typed into nsh finds no network driver: user/cmd/arping.c takes "
-                     "only the `service` handle, which nsh does not hold, and unlike blk does "
-                     "not open the device through devmgr (`devices`)")
     assert re.search(r"^reply from 10\.0\.2\.2 at 52:55:0a:00:02:02 in \d+\.\d ms", out, re.M), \
         out
     assert "status 0" in out, out
+    # Twice in a row (a second client after the first went away), and a
+    # device that does not exist.
+    out = run_line(m.vm, "arping -c 1 10.0.2.2; echo status $?", r"^status \d+")
+    assert "status 0" in out, out
+    out = run_line(m.vm, "arping -d 1 -c 1 10.0.2.2; echo status $?", r"^status \d+")
+    assert re.search(r"^arping: cannot open network device 1: ERR_NOT_FOUND", out, re.M), out
+    assert "status 1" in out, out
 
 
 def check_several_drivers(m: Machine) -> None:

@@ -1,15 +1,16 @@
 // arping: ARP requests through a network driver (proto/ethernet.nidl,
 // docs/VIRTIO.md "arping").
 //
-//   arping [-c COUNT] [-s SRC_IP] [-w SECONDS] TARGET_IP
+//   arping [-c COUNT] [-d N] [-s SRC_IP] [-w SECONDS] TARGET_IP
 //
 // Sends COUNT (default 3) broadcast "who has TARGET_IP" requests from the
 // driver's MAC and SRC_IP (default 10.0.2.15, QEMU user networking's
 // guest address), one at a time: the next goes out after a reply or after
 // a second. Prints each reply as `reply from IP at MAC in T ms`. Stops
 // after SECONDS (default 5) in all. The driver's channel is the `service`
-// handle. Exit 0 when a reply came, 1 without one (or on failure), 2 on
-// bad usage.
+// handle, or else (or with -d N) a connection to network device N (default
+// 0) opened through the device manager (the `devices` handle). Exit 0 when
+// a reply came, 1 without one (or on failure), 2 on bad usage.
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "nb/arp.h"
 #include "nb/bootstrap.h"
+#include "nb/device.h"
 #include "nb/syscall.h"
 #include "nb/time.h"
 #include "proto/ethernet.h"
@@ -24,7 +26,10 @@
 #define INTERVAL_NS (1000ull * 1000 * 1000)
 #define INFO_TXID   1u
 
-static const char usage_text[] = "usage: arping [-c COUNT] [-s SRC_IP] [-w SECONDS] TARGET_IP\n";
+#define OPEN_TIMEOUT_NS (30ull * 1000 * 1000 * 1000)
+
+static const char usage_text[] =
+    "usage: arping [-c COUNT] [-d N] [-s SRC_IP] [-w SECONDS] TARGET_IP\n";
 
 static handle_t ch = HANDLE_INVALID;
 static uint8_t mac[6];
@@ -37,6 +42,16 @@ static bool parse_count(const char *s, unsigned long max, unsigned long *v)
         return false;
     *v = strtoul(s, &end, 10);
     return !*end && *v >= 1 && *v <= max;
+}
+
+// A device index, 0 .. 1023.
+static bool parse_index(const char *s, unsigned long *v)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return false;
+    *v = strtoul(s, &end, 10);
+    return !*end && *v < 1024;
 }
 
 static status_t write_msg(struct nb_msg_in *m, uint32_t txid)
@@ -81,25 +96,29 @@ static int fail(const char *what, status_t s)
 
 int main(int argc, char **argv)
 {
-    unsigned long count = 3, seconds = 5;
+    unsigned long count = 3, seconds = 5, devno = 0;
+    bool have_devno = false;
     uint32_t sip = 0x0a00020f, tip = 0;
     const char *target = NULL;
     if (argc == 2 && !strcmp(argv[1], "--help")) {
         fputs(usage_text, stdout);
         puts("Sends ARP requests for TARGET_IP through the network driver on the `service`\n"
-             "handle (the ethernet protocol) and prints the replies. -c: requests (default 3),\n"
+             "handle, or network device N (default 0) opened through the device manager\n"
+             "(`devices`), and prints the replies. -c: requests (default 3), -d: device,\n"
              "-s: sender address (default 10.0.2.15), -w: give up after SECONDS (default 5).\n"
              "Exit 0 when a reply came, 1 without one.");
         return 0;
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        bool opt = a[0] == '-' && a[1] && !a[2] && strchr("csw", a[1]);
+        bool opt = a[0] == '-' && a[1] && !a[2] && strchr("cdsw", a[1]);
         if (opt && i + 1 < argc) {
             const char *v = argv[++i];
             bool ok = a[1] == 'c'   ? parse_count(v, 1000000, &count)
                       : a[1] == 'w' ? parse_count(v, 86400, &seconds)
+                      : a[1] == 'd' ? parse_index(v, &devno)
                                     : arp_parse_ipv4(v, &sip);
+            have_devno = have_devno || a[1] == 'd';
             if (!ok) {
                 fprintf(stderr, "arping: bad value '%s' for %s\n", v, a);
                 fputs(usage_text, stderr);
@@ -118,10 +137,18 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    ch = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
+    ch = have_devno ? HANDLE_INVALID : nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
     if (ch == HANDLE_INVALID) {
-        fputs("arping: no network driver (start it with its channel as `service`)\n", stderr);
-        return 1;
+        status_t s = nb_device_open("net", (uint32_t)devno, OPEN_TIMEOUT_NS, &ch);
+        if (s == ERR_BAD_HANDLE) {
+            fputs("arping: no network driver (needs the `service` or the `devices` handle)\n",
+                  stderr);
+            return 1;
+        }
+        if (s != OK) {
+            fprintf(stderr, "arping: cannot open network device %lu: %s\n", devno, status_str(s));
+            return 1;
+        }
     }
     uint64_t end = nb_deadline_after(seconds * 1000000000ull);
     struct nb_msg_in m = {.bytes = msg, .bytes_cap = sizeof(msg)};

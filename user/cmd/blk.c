@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "nb/bootstrap.h"
+#include "nb/device.h"
 #include "nb/syscall.h"
 #include "nb/transport.h"
 #include "proto/block.h"
-#include "proto/devmgr.h"
 
 #define CALL_TIMEOUT (30ull * 1000000000ull)
 
@@ -70,25 +70,13 @@ static status_t attach(size_t bytes, handle_t *vmo)
 // A connection to block device `index` through the device manager.
 static handle_t open_device(uint32_t index)
 {
-    handle_t dev = nb_bootstrap_take(BOOTSTRAP_ROLE_DEVICES);
-    if (dev == HANDLE_INVALID) {
+    handle_t ch;
+    status_t s = nb_device_open("blk", index, CALL_TIMEOUT, &ch);
+    if (s == ERR_BAD_HANDLE)
         fputs("blk: no block driver (needs the `service` or the `devices` handle)\n", stderr);
-        return HANDLE_INVALID;
-    }
-    static uint64_t dbuf[(DEVMGR_MAX_MSG_BYTES + 7) / 8];
-    struct nb_channel_transport dt;
-    nb_channel_transport_init(&dt, dev, dbuf, sizeof(dbuf));
-    dt.timeout_ns = CALL_TIMEOUT;
-    status_t st;
-    handle_t ch = HANDLE_INVALID;
-    status_t s = devmgr_open(&dt.tr, "blk", 3, index, &st, &ch);
-    nb_handle_close(dev);
-    if (s != OK || st != OK) {
-        fprintf(stderr, "blk: cannot open block device %u: %s\n", index,
-                status_str(s != OK ? s : st));
-        return HANDLE_INVALID;
-    }
-    return ch;
+    else if (s != OK)
+        fprintf(stderr, "blk: cannot open block device %u: %s\n", index, status_str(s));
+    return s == OK ? ch : HANDLE_INVALID;
 }
 
 int main(int argc, char **argv)
