@@ -23,6 +23,7 @@
 #include "nb/syscall.h"
 #include "nb/time.h"
 #include "nimbus/resource.h"
+#include "proto/devmgr.h"
 #include "proto/ethernet.h"
 
 #define WAIT_LIMIT    (30 * NB_NSEC_PER_SEC)
@@ -219,6 +220,81 @@ static void net_arp_gateway(struct ktest *t)
     have_gw_mac = true;
     // A second round trip: the receive buffer was posted again.
     ASSERT_OK(arp_roundtrip(GATEWAY, &p, &ns));
+}
+
+// Hands the driver a new client channel the way devmgr does (a `connect`
+// message on an existing client channel); our end in *mine.
+static status_t connect_client(handle_t *mine)
+{
+    handle_t theirs;
+    status_t s = nb_channel_create(0, mine, &theirs);
+    if (s != OK)
+        return s;
+    uint8_t buf[DEVMGR_MAX_MSG_BYTES];
+    handle_t hs[1];
+    struct nb_msg_in m = {.bytes = buf, .handles = hs, .bytes_cap = sizeof(buf), .handles_cap = 1};
+    if ((s = devmgr_connect_request_encode(&m, theirs)) != OK) {
+        nb_handle_close(theirs);
+        return s;
+    }
+    struct nb_msg_out out = {
+        .bytes = m.bytes, .handles = m.handles, .nbytes = m.nbytes, .nhandles = m.nhandles};
+    return nb_channel_write(client, &out);
+}
+
+// A second client through the connect convention: it asks and gets the
+// answer, and the first client sees the same frames (every client gets
+// every frame). Eight clients at most: a ninth is closed.
+static void net_more_clients(struct ktest *t)
+{
+    handle_t first = client, second, extra[7];
+    struct arp_packet p;
+    uint64_t ns;
+    ASSERT_OK(connect_client(&second));
+    client = second;
+    struct nb_msg_in m = {.bytes = msg, .bytes_cap = sizeof(msg)};
+    status_t st = ERR_INTERNAL, s = ethernet_get_info_request_encode(&m);
+    if (s == OK && (s = call(&m)) == OK) {
+        uint64_t mac64, dropped;
+        uint32_t fmax, up, offl;
+        s = ethernet_get_info_response_decode(&m, &st, &mac64, &fmax, &up, &dropped, &offl);
+    }
+    EXPECT_OK(s);
+    EXPECT_OK(st);
+    s = arp_roundtrip(GATEWAY, &p, &ns);
+    client = first;
+    EXPECT_OK(s);
+    // The reply went to the first client as well.
+    bool seen = false;
+    uint64_t end = nb_deadline_after(WAIT_LIMIT);
+    while (!seen) {
+        struct nb_msg_header h;
+        const void *f;
+        uint32_t len, flags;
+        uint16_t cs, co;
+        if ((s = read_msg(end, &m, &h)) != OK)
+            break;
+        seen = h.ordinal == ETHERNET_FRAME_ORDINAL &&
+               ethernet_frame_request_decode(&m, &flags, &cs, &co, &f, &len) == OK &&
+               arp_parse(f, len, &p) && arp_is_reply(&p, GATEWAY, mac);
+    }
+    EXPECT_TRUE(seen);
+    nb_handle_close(second);
+    // The service channel and seven more are the most; the ninth is closed.
+    for (unsigned i = 0; i < 7; i++)
+        ASSERT_OK(connect_client(&extra[i]));
+    handle_t ninth;
+    ASSERT_OK(connect_client(&ninth));
+    signals_t obs = 0;
+    EXPECT_OK(nb_object_wait_one(ninth, SIGNAL_PEER_CLOSED, nb_deadline_after(WAIT_LIMIT), &obs));
+    EXPECT_TRUE(obs & SIGNAL_PEER_CLOSED);
+    for (unsigned i = 0; i < 7; i++) { // still served
+        obs = 0;
+        nb_object_wait_one(extra[i], SIGNAL_PEER_CLOSED, NB_DEADLINE_POLL, &obs);
+        EXPECT_FALSE(obs & SIGNAL_PEER_CLOSED);
+        nb_handle_close(extra[i]);
+    }
+    nb_handle_close(ninth);
 }
 
 // ---- IPv4, ICMP and UDP, as much as the ping and echo cases need.
@@ -703,7 +779,8 @@ static void net_kill_in_flight(struct ktest *t)
 KTEST_SUITE(net, KTEST_CASE(net_info), KTEST_CASE(net_bad_send), KTEST_CASE(net_arp_gateway),
             KTEST_CASE(net_ping_gateway), KTEST_CASE(net_ping_bad_checksum),
             KTEST_CASE(net_ping_offload), KTEST_CASE(net_udp_echo_offload),
-            KTEST_CASE(net_tx_burst), KTEST_CASE(net_arping), KTEST_CASE(net_kill_in_flight));
+            KTEST_CASE(net_tx_burst), KTEST_CASE(net_arping), KTEST_CASE(net_more_clients),
+            KTEST_CASE(net_kill_in_flight));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
