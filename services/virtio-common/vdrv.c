@@ -317,6 +317,40 @@ status_t vdrv_irq_ack(struct vdrv *v)
     return nb_interrupt_ack(v->irq);
 }
 
+static void irq_fired(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
+{
+    struct vdrv_irq *irq = w->ctx;
+    (void)observed;
+    if (status != OK) {
+        nb_logf("%s: interrupt wait: %s", irq->v->name, status_str(status));
+        nb_loop_quit(loop);
+        return;
+    }
+    uint32_t isr =
+        irq->v->msix ? NB_VIRTIO_ISR_QUEUE | NB_VIRTIO_ISR_CONFIG : nb_virtio_isr(&irq->v->dev);
+    if ((isr & NB_VIRTIO_ISR_CONFIG) && irq->config)
+        irq->config();
+    irq->serve();
+    vdrv_irq_ack(irq->v);
+    irq->serve(); // what came between the status read and the unmask
+    if (nb_wait_start(loop, w) != OK)
+        nb_loop_quit(loop);
+}
+
+status_t vdrv_irq_start(struct vdrv_irq *irq)
+{
+    irq->wait = (struct nb_wait){
+        .object = irq->v->irq, .signals = SIGNAL_SIGNALED, .fn = irq_fired, .ctx = irq};
+    status_t s = nb_wait_start(irq->loop, &irq->wait);
+    if (s != OK) {
+        nb_logf("%s: cannot wait for interrupts: %s", irq->v->name, status_str(s));
+        return s;
+    }
+    vdrv_irq_ack(irq->v);
+    irq->serve();
+    return OK;
+}
+
 status_t vdrv_dma_alloc(struct vdrv *v, size_t size, struct vdrv_dma *out)
 {
     size = (size + PAGE - 1) & ~(size_t)(PAGE - 1);

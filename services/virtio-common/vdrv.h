@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nb/loop.h"
 #include "nb/virtio.h"
 #include "nimbus/handle.h"
 
@@ -53,6 +54,23 @@ status_t vdrv_open(struct vdrv *v, const char *name, const struct vdrv_args *a, 
 // device's interrupt status; MSI-X: always).
 bool vdrv_irq_status(struct vdrv *v);
 status_t vdrv_irq_ack(struct vdrv *v);
+
+// The interrupt half of a driver's event loop. On each interrupt: the
+// device's interrupt status is read (and so acknowledged; with MSI-X every
+// interrupt may mean either cause), `config` runs when the configuration
+// changed (may be NULL), `serve` drains the queues, the interrupt object is
+// acknowledged (unmasked), `serve` runs again for what completed in
+// between, and the wait is armed again. A failed wait is logged with the
+// driver's name and stops the loop. vdrv_irq_start acknowledges once and
+// serves once (what the device did before the wait began).
+struct vdrv_irq {
+    struct vdrv *v;
+    struct nb_loop *loop;
+    void (*serve)(void);
+    void (*config)(void);
+    struct nb_wait wait; // private
+};
+status_t vdrv_irq_start(struct vdrv_irq *irq);
 
 // Contiguous, pinned memory the device may use: mapped at va, at pa.
 struct vdrv_dma {

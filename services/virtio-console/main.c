@@ -45,7 +45,7 @@ static struct {
     unsigned nrx, ntx;
     bool tx_busy[TX_BUFS];
     struct nb_loop loop;
-    struct nb_wait irq_wait;
+    struct vdrv_irq irq;
     struct conloop cl;
     bool stuck;          // the host stopped taking output: it is dropped until a slot frees
     uint64_t tx_dropped; // bytes
@@ -178,25 +178,6 @@ static void serve_device(void)
     }
 }
 
-static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
-{
-    (void)observed;
-    if (status != OK) {
-        nb_logf("virtio-console: interrupt wait: %s", status_str(status));
-        nb_loop_quit(loop);
-        return;
-    }
-    uint32_t isr =
-        vc.v.msix ? NB_VIRTIO_ISR_QUEUE | NB_VIRTIO_ISR_CONFIG : nb_virtio_isr(&vc.v.dev);
-    if (isr & NB_VIRTIO_ISR_CONFIG)
-        read_size();
-    serve_device();
-    vdrv_irq_ack(&vc.v);
-    serve_device(); // what came between the status read and the unmask
-    if (nb_wait_start(loop, w) != OK)
-        nb_loop_quit(loop);
-}
-
 // ---- Start-up ----
 
 static status_t setup_device(void)
@@ -257,14 +238,12 @@ int main(int argc, char **argv)
         return 1;
     }
     read_size();
-    vc.irq_wait = (struct nb_wait){.object = vc.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
-    if ((s = nb_wait_start(&vc.loop, &vc.irq_wait)) != OK) {
-        nb_logf("virtio-console: cannot wait: %s", status_str(s));
+    vc.irq =
+        (struct vdrv_irq){.v = &vc.v, .loop = &vc.loop, .serve = serve_device, .config = read_size};
+    if (vdrv_irq_start(&vc.irq) != OK) { // (serves what the host sent before the wait began)
         nb_virtio_reset(&vc.v.dev);
         return 1;
     }
-    vdrv_irq_ack(&vc.v);
-    serve_device(); // bytes the host sent before the wait began
     nb_logf("virtio-console: serving port 0 (%s, %ux%u%s, %u rx / %u tx buffers)",
             vc.v.dev.tr->name, vc.cl.con.rows, vc.cl.con.cols,
             nb_virtio_has(&vc.v.dev, VIRTIO_CONSOLE_F_SIZE) ? "" : " by default", vc.nrx, vc.ntx);

@@ -53,7 +53,7 @@ static struct {
     unsigned nrx, ntx;
     bool tx_busy[TX_BUFS];
     struct nb_loop loop;
-    struct nb_wait irq_wait;
+    struct vdrv_irq irq;
     struct client {
         struct nb_channel_watch watch;
         bool open;
@@ -171,25 +171,6 @@ static void drain(void)
         nb_virtio_fail(&net.v.dev);
         nb_loop_quit(&net.loop);
     }
-}
-
-static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
-{
-    (void)observed;
-    if (status != OK) {
-        nb_logf("virtio-net: interrupt wait: %s", status_str(status));
-        nb_loop_quit(loop);
-        return;
-    }
-    uint32_t isr =
-        net.v.msix ? NB_VIRTIO_ISR_QUEUE | NB_VIRTIO_ISR_CONFIG : nb_virtio_isr(&net.v.dev);
-    drain();
-    if (isr & NB_VIRTIO_ISR_CONFIG)
-        check_link();
-    vdrv_irq_ack(&net.v);
-    drain();
-    if (nb_wait_start(loop, w) != OK)
-        nb_loop_quit(loop);
 }
 
 static status_t h_get_info(void *ctx, struct nb_msg_in *reply)
@@ -370,14 +351,12 @@ int main(int argc, char **argv)
     }
     if ((s = nb_loop_init(&net.loop)) != OK)
         return 1;
-    net.irq_wait = (struct nb_wait){.object = net.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
-    if ((s = nb_wait_start(&net.loop, &net.irq_wait)) != OK) {
-        nb_logf("virtio-net: cannot wait: %s", status_str(s));
-        return 1;
-    }
     if (!client_add(service))
         return 1;
-    vdrv_irq_ack(&net.v);
+    net.irq =
+        (struct vdrv_irq){.v = &net.v, .loop = &net.loop, .serve = drain, .config = check_link};
+    if (vdrv_irq_start(&net.irq) != OK)
+        return 1;
     check_link();
     nb_logf("virtio-net: %02x:%02x:%02x:%02x:%02x:%02x, %u rx / %u tx buffers, %s, "
             "checksum offload: tx %s, rx %s",

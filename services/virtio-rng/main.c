@@ -26,7 +26,7 @@ static struct {
     struct vdrv_dma ring, buf;
     handle_t entropy;
     struct nb_loop loop;
-    struct nb_wait irq_wait;
+    struct vdrv_irq irq;
     struct nb_loop_timer timer;
     uint64_t interval_ns;
     bool once, pending;
@@ -70,22 +70,6 @@ static void harvest(void)
         if (rng.once)
             nb_loop_quit(&rng.loop);
     }
-}
-
-static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
-{
-    (void)observed;
-    if (status != OK) {
-        nb_logf("virtio-rng: interrupt wait: %s", status_str(status));
-        nb_loop_quit(loop);
-        return;
-    }
-    vdrv_irq_status(&rng.v);
-    harvest();
-    vdrv_irq_ack(&rng.v);
-    harvest(); // what came between the status read and the unmask
-    if (nb_wait_start(loop, w) != OK)
-        nb_loop_quit(loop);
 }
 
 static void on_timer(struct nb_loop *loop, struct nb_loop_timer *t)
@@ -148,12 +132,9 @@ int main(int argc, char **argv)
     if ((s = nb_loop_init(&rng.loop)) != OK ||
         (s = nb_loop_timer_init(&rng.timer, on_timer, NULL)) != OK)
         return 1;
-    rng.irq_wait = (struct nb_wait){.object = rng.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
-    if ((s = nb_wait_start(&rng.loop, &rng.irq_wait)) != OK) {
-        nb_logf("virtio-rng: cannot wait: %s", status_str(s));
+    rng.irq = (struct vdrv_irq){.v = &rng.v, .loop = &rng.loop, .serve = harvest};
+    if (vdrv_irq_start(&rng.irq) != OK)
         return 1;
-    }
-    vdrv_irq_ack(&rng.v);
     request();
     if (!rng.once)
         nb_loop_timer_start(&rng.loop, &rng.timer, nb_deadline_after(rng.interval_ns));
