@@ -5,11 +5,15 @@ through devmgr and runs every case. Not a timing test: each case must
 print sane figures, and the 1 MiB writes must have left their stamps in
 the image."""
 
-import re
 import struct
+import subprocess
+
+import pytest
 
 from conftest import boot_kernel
 import bench
+import bench_linux as bl
+import nimbuslib as nl
 
 LIMIT = 120  # seconds under TCG
 IMAGE_BYTES = 4 << 20
@@ -58,3 +62,45 @@ def test_parse_blkbench():
                                          "iops": 4, "mbps": 0.5}}
     assert failed == {"seqwrite_1m_qd32": "a write failed: ERR_IO"}
     assert bench.parse_blkbench("", "lblk") == ({}, {}, False)
+
+
+# -- the Linux side (tools/linuxbench/blkbench.c, tools/bench_linux.py), on the host --
+def test_lblk_on_a_file(tmp_path):
+    r = subprocess.run(["make", "--no-print-directory", "build/linuxbench/lblk"], cwd=nl.ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\xee" * IMAGE_BYTES)
+    r = subprocess.run([bl.LBLK, "--count", "40", str(image)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cases, failed, done = bench.parse_blkbench(r.stdout)
+    assert done and not failed and set(cases) == set(CASES), r.stdout
+    assert all(c["ops"] == 40 for c in cases.values()), r.stdout
+    data = image.read_bytes()
+    for off in range(0, IMAGE_BYTES, PIECE):
+        assert data[off:off + 16] == b"NBBLKBEN" + struct.pack("<Q", off), f"piece at {off:#x}"
+    # Bad input: a clear error and a status.
+    r = subprocess.run([bl.LBLK, "--only", "nope", str(image)], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 2 and "no case nope" in r.stderr
+    r = subprocess.run([bl.LBLK], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = subprocess.run([bl.LBLK, str(tmp_path / "missing")], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 1 and "No such file" in r.stdout
+
+
+def test_module_order():
+    dep = ("kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko "
+           "kernel/drivers/virtio/virtio_ring.ko\n"
+           "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
+           "kernel/drivers/virtio/virtio_ring.ko:\n"
+           "kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko "
+           "kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n"
+           "kernel/drivers/virtio/virtio_pci_modern_dev.ko:\n")
+    names = [p.rsplit("/", 1)[1] for p in bl.module_order(dep, ("virtio_pci", "virtio_blk"))]
+    assert names == ["virtio_pci_modern_dev.ko", "virtio_ring.ko", "virtio.ko", "virtio_pci.ko",
+                     "virtio_blk.ko"]
+    with pytest.raises(ValueError):
+        bl.module_order(dep, ("nvme",))
