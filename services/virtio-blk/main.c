@@ -8,13 +8,18 @@
 //
 // Each request takes a slot: a header, a status byte and a 64 KiB bounce
 // buffer in DMA memory (client vmos are not DMA memory: the driver copies
-// with NB_SYS_VMO_READ/WRITE). While every slot is busy, connections stop
-// being read (their watch is stopped) until one frees up.
+// with NB_SYS_VMO_READ/WRITE). A slot's request takes 3 descriptors: the
+// driver asks for a queue of QUEUE_WANT and keeps as many requests at the
+// device as the queue it gets can hold, at most MAX_SLOTS (slots.c). While
+// every slot is busy, connections stop being read (their watch is stopped)
+// until one frees up. The device is notified once per batch of requests
+// read from a connection, not once per request.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../virtio-common/vdrv.h"
+#include "slots.h"
 #include "proto/block.h"
 #include "proto/devmgr.h"
 #include "nb/bootstrap.h"
@@ -38,8 +43,8 @@
 #define CFG_CAPACITY 0
 #define CFG_BLK_SIZE 20
 
-#define MAX_SLOTS  16
-#define QUEUE_WANT 64
+#define MAX_SLOTS  BLK_SLOTS_MAX
+#define QUEUE_WANT 256 // a power of two: room for MAX_SLOTS requests of 3 descriptors
 #define SLOT_BYTES ((size_t)BLOCK_MAX_SECTORS * BLOCK_SECTOR_SIZE)
 #define SLOT_META  64 // header 16, discard segment 16, status 1
 
@@ -64,7 +69,6 @@ struct conn {
 };
 
 struct slot {
-    bool busy;
     struct conn *c;
     uint32_t txid, ordinal;
     uint64_t offset;
@@ -79,7 +83,9 @@ static struct {
     struct nb_virtq q;
     struct vdrv_dma ring, meta;
     struct slot slot[MAX_SLOTS];
-    unsigned nslots, free_slots;
+    struct blk_slots slots; // which are free
+    unsigned nslots;
+    bool kick; // requests were added since the last notification
     struct nb_loop loop;
     struct nb_wait irq_wait;
     uint64_t sectors;
@@ -134,7 +140,7 @@ static void watch_conn(struct conn *c);
 
 static void unblock(void)
 {
-    while (blk.blocked && blk.free_slots) {
+    while (blk.blocked && blk.slots.nfree) {
         struct conn *c = blk.blocked;
         blk.blocked = c->next_blocked;
         c->blocked = false;
@@ -159,9 +165,8 @@ static void complete(struct slot *sl, status_t st)
             st = ERR_OUT_OF_RANGE;
     }
     reply_status(c, sl->ordinal, sl->txid, st);
-    sl->busy = false;
     sl->c = NULL;
-    blk.free_slots++;
+    blk_slot_put(&blk.slots, (unsigned)(sl - blk.slot));
     c->inflight--;
     conn_free_if_done(c);
 }
@@ -170,7 +175,7 @@ static void fail_all(void)
 {
     blk.dead = true;
     for (unsigned i = 0; i < blk.nslots; i++)
-        if (blk.slot[i].busy)
+        if (blk.slots.busy[i])
             complete(&blk.slot[i], ERR_IO);
 }
 
@@ -212,24 +217,24 @@ static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, sig
 // ---- Requests.
 static struct slot *take_slot(void)
 {
-    for (unsigned i = 0; i < blk.nslots; i++) {
-        if (!blk.slot[i].busy) {
-            blk.slot[i].busy = true;
-            blk.free_slots--;
-            return &blk.slot[i];
-        }
-    }
-    return NULL;
+    int i = blk_slot_take(&blk.slots);
+    return i < 0 ? NULL : &blk.slot[i];
 }
 
-static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_t count,
-                       uint64_t offset)
+static void put_slot(struct slot *sl)
 {
-    if (blk.dead)
+    blk_slot_put(&blk.slots, (unsigned)(sl - blk.slot));
+}
+
+// Adds sl's request (a slot taken by the caller: freed here on failure);
+// the device is notified at the end of the batch (kick_if_needed).
+static status_t submit(struct slot *sl, uint32_t ordinal, uint32_t type, uint64_t sector,
+                       uint32_t count, uint64_t offset)
+{
+    if (blk.dead) {
+        put_slot(sl);
         return ERR_IO;
-    struct slot *sl = take_slot();
-    if (!sl)
-        return ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    }
     struct conn *c = blk.cur;
     sl->c = c;
     sl->txid = blk.cur_txid;
@@ -254,14 +259,29 @@ static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_
     b[out + in++] = (struct nb_virtq_buf){sl->meta_pa + 32, 1};
     status_t s = nb_virtq_add(&blk.q, b, out, in, sl);
     if (s != OK) {
-        sl->busy = false;
-        blk.free_slots++;
+        sl->c = NULL;
+        put_slot(sl);
         return s == ERR_SHOULD_WAIT ? ERR_NO_RESOURCES : ERR_IO;
     }
     c->inflight++;
     blk.deferred = true;
-    nb_virtq_kick(&blk.q);
+    blk.kick = true;
     return OK;
+}
+
+static status_t submit_new(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_t count)
+{
+    struct slot *sl = take_slot();
+    if (!sl)
+        return ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    return submit(sl, ordinal, type, sector, count, 0);
+}
+
+static void kick_if_needed(void)
+{
+    if (blk.kick && !blk.dead)
+        nb_virtq_kick(&blk.q);
+    blk.kick = false;
 }
 
 static status_t check_range(uint64_t sector, uint32_t count)
@@ -307,19 +327,16 @@ static status_t h_rw(struct conn *c, uint32_t ordinal, uint64_t sector, uint32_t
         if (nb_vmo_get_size(c->vmo, &size) != OK || offset > size || size - offset < bytes)
             st = ERR_OUT_OF_RANGE;
     }
-    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL) {
-        // Peek at the slot submit will take, to fill its bounce buffer.
-        struct slot *sl = NULL;
-        for (unsigned i = 0; i < blk.nslots && !sl; i++)
-            if (!blk.slot[i].busy)
-                sl = &blk.slot[i];
-        if (!sl)
-            st = ERR_NO_RESOURCES;
-        else if (nb_vmo_read(c->vmo, sl->data.va, offset, bytes) != OK)
-            st = ERR_OUT_OF_RANGE;
+    struct slot *sl = NULL;
+    if (st == OK && !(sl = take_slot()))
+        st = ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL &&
+        nb_vmo_read(c->vmo, sl->data.va, offset, bytes) != OK) {
+        put_slot(sl);
+        st = ERR_OUT_OF_RANGE;
     }
     if (st == OK)
-        st = submit(ordinal, ordinal == BLOCK_READ_ORDINAL ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+        st = submit(sl, ordinal, ordinal == BLOCK_READ_ORDINAL ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
                     sector, count, offset);
     if (st == OK)
         return OK;
@@ -344,7 +361,7 @@ static status_t h_flush(void *ctx, struct nb_msg_in *reply)
     (void)ctx;
     if (!(blk.flags & BLOCK_FLAG_FLUSH))
         return block_flush_response_encode(reply, blk.dead ? ERR_IO : OK);
-    status_t st = submit(BLOCK_FLUSH_ORDINAL, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+    status_t st = submit_new(BLOCK_FLUSH_ORDINAL, VIRTIO_BLK_T_FLUSH, 0, 0);
     return st == OK ? OK : block_flush_response_encode(reply, st);
 }
 
@@ -357,7 +374,7 @@ static status_t h_discard(void *ctx, uint64_t sector, uint32_t count, struct nb_
     else if (st == OK && (blk.flags & BLOCK_FLAG_READ_ONLY))
         st = ERR_ACCESS_DENIED;
     if (st == OK)
-        st = submit(BLOCK_DISCARD_ORDINAL, VIRTIO_BLK_T_DISCARD, sector, count, 0);
+        st = submit_new(BLOCK_DISCARD_ORDINAL, VIRTIO_BLK_T_DISCARD, sector, count);
     return st == OK ? OK : block_discard_response_encode(reply, st);
 }
 
@@ -401,12 +418,10 @@ static bool is_devmgr_connect(const struct nb_msg_in *m)
     return h.ordinal == DEVMGR_CONNECT_ORDINAL;
 }
 
-static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+static void read_requests(struct conn *c)
 {
-    struct conn *c = w->ctx;
-    (void)loop;
     for (;;) {
-        if (blk.free_slots == 0) {
+        if (blk.slots.nfree == 0) {
             // Wait for a slot before reading more.
             nb_channel_watch_stop(&blk.loop, &c->watch);
             c->blocked = true;
@@ -473,6 +488,13 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
     }
 }
 
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    read_requests(w->ctx);
+    kick_if_needed(); // one notification for what was read
+}
+
 static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
 {
     struct conn *c = w->ctx;
@@ -535,11 +557,9 @@ static status_t setup_device(void)
         blk.flags |= BLOCK_FLAG_DISCARD;
     if ((s = vdrv_queue(&blk.v, &blk.q, 0, QUEUE_WANT, &blk.ring)) != OK)
         return s;
-    blk.nslots = blk.q.size / 3;
-    if (blk.nslots > MAX_SLOTS)
-        blk.nslots = MAX_SLOTS;
+    blk.nslots = blk_slots_for_queue(blk.q.size, MAX_SLOTS);
     if (blk.nslots == 0)
-        return ERR_NOT_SUPPORTED;
+        return ERR_NOT_SUPPORTED; // a queue too small for one request
     if ((s = vdrv_dma_alloc(&blk.v, (size_t)blk.nslots * SLOT_META, &blk.meta)) != OK)
         return s;
     for (unsigned i = 0; i < blk.nslots; i++) {
@@ -548,7 +568,7 @@ static status_t setup_device(void)
         if ((s = vdrv_dma_alloc(&blk.v, SLOT_BYTES, &blk.slot[i].data)) != OK)
             return s;
     }
-    blk.free_slots = blk.nslots;
+    blk_slots_init(&blk.slots, blk.nslots);
     nb_virtio_driver_ok(d);
     return OK;
 }
