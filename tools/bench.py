@@ -122,7 +122,8 @@ def run_ubench(name: str, accel: str, icount: bool, timeout: float, machine: str
             "cases": cases}
 
 
-BLK_RE = r"{p}: (\S+) qd=(\d+) ops=(\d+) bytes=(\d+) ns=(\d+) iops=(\d+) mbps=([\d.]+)"
+BLK_RE = (r"{p}: (\S+) qd=(\d+) ops=(\d+) bytes=(\d+) ns=(\d+) iops=(\d+) mbps=([\d.]+)"
+          r"((?: cpu_\w+=\d+)*)")
 BLK_FAIL_RE = r"{p}: (\S+) failed(?::\s*(.*))?$"
 
 
@@ -132,9 +133,10 @@ def parse_blkbench(text: str, prefix: str = "blkbench") -> tuple:
     p = re.escape(prefix)
     cases = {}
     for m in re.finditer(BLK_RE.format(p=p), text):
-        cases[m.group(1)] = {"qd": int(m.group(2)), "ops": int(m.group(3)),
-                             "bytes": int(m.group(4)), "ns": int(m.group(5)),
-                             "iops": int(m.group(6)), "mbps": float(m.group(7))}
+        c = {"qd": int(m.group(2)), "ops": int(m.group(3)), "bytes": int(m.group(4)),
+             "ns": int(m.group(5)), "iops": int(m.group(6)), "mbps": float(m.group(7))}
+        c.update({k: int(v) for k, v in re.findall(r" (cpu_\w+)=(\d+)", m.group(8))})
+        cases[m.group(1)] = c
     failed = {m.group(1): (m.group(2) or "").strip()
               for m in re.finditer(BLK_FAIL_RE.format(p=p), text, re.M)}
     return cases, failed, re.search(rf"{p}: done", text) is not None

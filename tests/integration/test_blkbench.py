@@ -22,16 +22,21 @@ CASES = ("randread_4k_qd1", "randread_4k_qd32", "seqread_1m_qd1", "seqread_1m_qd
          "seqwrite_1m_qd1", "seqwrite_1m_qd32")
 
 
-def test_blkbench_runs(tmp_path):
+# QEMU's default queue (256: the driver keeps 64 requests at the device),
+# and a small one (16: room for 5 requests of 3 descriptors).
+@pytest.mark.parametrize("queue_size,slots", [(256, 64), (16, 5)])
+def test_blkbench_runs(tmp_path, queue_size, slots):
     image = tmp_path / "disk.img"
     image.write_bytes(b"\xee" * IMAGE_BYTES)
     extra = ["-drive", f"file={image},format=raw,if=none,id=d0,cache=writethrough",
-             "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"]
+             "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on,queue-size={queue_size}"]
     r = boot_kernel(machine="q35", append="quiet init.arg=etc/blkbench-quick.manifest",
                     extra=extra, timeout=LIMIT, until=r"init: blkbench exited with -?\d+")
     out = r.output
     assert r.stopped, "blkbench did not end\n" + r.report()
     assert "init: blkbench exited with 0" in out, "blkbench failed\n" + r.report()
+    assert f"{slots} requests in flight" in out, r.report()
+    assert f"max_requests={slots} " in out, r.report()
     cases, failed, done = bench.parse_blkbench(out, "blkbench")
     assert done and not failed, r.report()
     assert set(cases) == set(CASES), r.report()
@@ -41,6 +46,7 @@ def test_blkbench_runs(tmp_path):
         assert c["bytes"] == 40 * size, name
         assert c["qd"] == (32 if name.endswith("qd32") else 1), name
         assert c["ns"] > 0 and c["iops"] > 0 and c["mbps"] > 0, name
+        assert c["cpu_driver_ns"] > 0 and c["cpu_bench_ns"] > 0, name  # the `info` handle
     assert "blkbench: verify ok" in out, r.report()
 
     # Every 64 KiB piece of the 4 MiB disk was written (40 sequential 1 MiB
@@ -53,13 +59,15 @@ def test_blkbench_runs(tmp_path):
 
 def test_parse_blkbench():
     text = ("blkbench: disk bytes=4194304 max_requests=32 read_only=no\n"
-            "blkbench: randread_4k_qd1 qd=1 ops=40 bytes=163840 ns=1000 iops=4 mbps=0.5\n"
+            "blkbench: randread_4k_qd1 qd=1 ops=40 bytes=163840 ns=1000 iops=4 mbps=0.5"
+            " cpu_driver_ns=10 cpu_bench_ns=20\n"
             "blkbench: seqwrite_1m_qd32 failed: a write failed: ERR_IO\n"
             "blkbench: done\n")
     cases, failed, done = bench.parse_blkbench(text, "blkbench")
     assert done
     assert cases == {"randread_4k_qd1": {"qd": 1, "ops": 40, "bytes": 163840, "ns": 1000,
-                                         "iops": 4, "mbps": 0.5}}
+                                         "iops": 4, "mbps": 0.5, "cpu_driver_ns": 10,
+                                         "cpu_bench_ns": 20}}
     assert failed == {"seqwrite_1m_qd32": "a write failed: ERR_IO"}
     assert bench.parse_blkbench("", "lblk") == ({}, {}, False)
 

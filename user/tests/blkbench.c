@@ -25,7 +25,10 @@
 //
 //   blkbench: NAME qd=Q ops=N bytes=B ns=T iops=I mbps=M
 //
-// (mbps: 10^6 bytes per second), `blkbench: NAME failed: WHY` on an error,
+// (mbps: 10^6 bytes per second), with the `info` handle followed by
+// `cpu_driver_ns=D cpu_bench_ns=B`: the CPU time the driver (processes
+// named virtio-blk) and blkbench used during the case, kernel time on their
+// behalf included; `blkbench: NAME failed: WHY` on an error,
 // and `blkbench: done` at the end. Exit status 0, 1 if a case failed, 2 on
 // bad usage.
 #include <stdbool.h>
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "nb/bootstrap.h"
+#include "nb/sysinfo.h"
 #include "nb/syscall.h"
 #include "nb/time.h"
 #include "nb/transport.h"
@@ -74,6 +78,26 @@ static handle_t ch = HANDLE_INVALID, vmo = HANDLE_INVALID;
 static struct nb_channel_transport ct;
 static uint8_t tbuf[BLOCK_MAX_MSG_BYTES + 64];
 static uint64_t disk_bytes;
+static handle_t info = HANDLE_INVALID;
+
+// CPU time so far of the driver and of blkbench (false without `info`).
+static bool cpu_times(uint64_t *driver, uint64_t *self)
+{
+    void *buf;
+    size_t size;
+    if (info == HANDLE_INVALID || nb_info_get(info, NB_INFO_PROCESSES, &buf, &size) != OK)
+        return false;
+    const struct nb_process_info *p = buf;
+    *driver = *self = 0;
+    for (size_t i = 0; i < size / sizeof(*p); i++) {
+        if (!strncmp(p[i].name, "virtio-blk", sizeof(p[i].name)))
+            *driver += p[i].cpu_ns;
+        else if (!strncmp(p[i].name, "blkbench", sizeof(p[i].name)))
+            *self += p[i].cpu_ns;
+    }
+    free(buf);
+    return true;
+}
 
 // One run of a case: requests ("ops") of `bytes` in up to qd op slots, each
 // slot with its own region of the vmo; pieces go out through a FIFO that
@@ -269,10 +293,13 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
         printf("blkbench: %s failed: %s: %s\n", c->name, run.err, status_str(run.err_status));
         return false;
     }
+    uint64_t d0 = 0, b0 = 0, d1 = 0, b1 = 0;
+    bool cpu = cpu_times(&d0, &b0);
     uint64_t t0 = nb_now();
     uint64_t deadline = seconds ? t0 + seconds * NB_NSEC_PER_SEC : 0;
     bool ok = run_case(&run, c, count, deadline);
     uint64_t ns = nb_now() - t0;
+    cpu = cpu && cpu_times(&d1, &b1);
     if (!ok) {
         printf("blkbench: %s failed: %s: %s\n", c->name, run.err, status_str(run.err_status));
         return false;
@@ -281,10 +308,14 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
         ns = 1;
     uint64_t iops = run.completed * NB_NSEC_PER_SEC / ns;
     uint64_t mbps_x10 = run.bytes * 10000 / ns; // 10^6 bytes/s, one decimal
-    printf("blkbench: %s qd=%u ops=%llu bytes=%llu ns=%llu iops=%llu mbps=%llu.%llu\n", c->name,
+    printf("blkbench: %s qd=%u ops=%llu bytes=%llu ns=%llu iops=%llu mbps=%llu.%llu", c->name,
            c->qd, (unsigned long long)run.completed, (unsigned long long)run.bytes,
            (unsigned long long)ns, (unsigned long long)iops, (unsigned long long)(mbps_x10 / 10),
            (unsigned long long)(mbps_x10 % 10));
+    if (cpu)
+        printf(" cpu_driver_ns=%llu cpu_bench_ns=%llu", (unsigned long long)(d1 - d0),
+               (unsigned long long)(b1 - b0));
+    printf("\n");
     fflush(stdout);
     return true;
 }
@@ -386,6 +417,7 @@ int main(int argc, char **argv)
         fputs("blkbench: no bootstrap message\n", stderr);
         return 1;
     }
+    info = nb_bootstrap_take(BOOTSTRAP_ROLE_INFO);
     if ((ch = open_device()) == HANDLE_INVALID)
         return 1;
     nb_channel_transport_init(&ct, ch, tbuf, sizeof(tbuf));
