@@ -62,6 +62,7 @@ struct blk_discard {
 struct conn {
     handle_t ch;
     handle_t vmo;
+    uint64_t vmo_size; // as last seen: asked again when a request passes it
     struct nb_channel_watch watch;
     struct conn *next_blocked;
     unsigned inflight;
@@ -308,6 +309,8 @@ static status_t h_attach_vmo(void *ctx, handle_t vmo, struct nb_msg_in *reply)
     if (c->vmo != HANDLE_INVALID)
         nb_handle_close(c->vmo);
     c->vmo = vmo;
+    if (nb_vmo_get_size(vmo, &c->vmo_size) != OK)
+        c->vmo_size = 0;
     return block_attach_vmo_response_encode(reply, OK);
 }
 
@@ -322,11 +325,13 @@ static status_t h_rw(struct conn *c, uint32_t ordinal, uint64_t sector, uint32_t
         st = ERR_ACCESS_DENIED;
     if (st == OK && offset + bytes < offset)
         st = ERR_OUT_OF_RANGE;
-    if (st == OK) {
-        uint64_t size;
-        if (nb_vmo_get_size(c->vmo, &size) != OK || offset > size || size - offset < bytes)
-            st = ERR_OUT_OF_RANGE;
-    }
+    // The size seen before saves a system call per request. A vmo that has
+    // grown since is asked again; one that has shrunk makes the copy fail
+    // (ERR_OUT_OF_RANGE all the same).
+    if (st == OK && (offset > c->vmo_size || c->vmo_size - offset < bytes) &&
+        (nb_vmo_get_size(c->vmo, &c->vmo_size) != OK || offset > c->vmo_size ||
+         c->vmo_size - offset < bytes))
+        st = ERR_OUT_OF_RANGE;
     struct slot *sl = NULL;
     if (st == OK && !(sl = take_slot()))
         st = ERR_NO_RESOURCES; // not reached: connections wait for a free slot

@@ -187,6 +187,38 @@ static void blk_connect(struct ktest *t)
     nb_handle_close(c2);
 }
 
+// The attached vmo's size is checked as it is now: a vmo that grew takes
+// requests past its old end, one that shrank refuses them.
+static void blk_vmo_resize(struct ktest *t)
+{
+    status_t st;
+    handle_t c2, v2, dup2;
+    ASSERT_OK(block_connect(&ct.tr, &st, &c2));
+    ASSERT_OK(st);
+    ASSERT_OK(nb_vmo_create(4096, &v2));
+    struct nb_channel_transport ct2;
+    static uint8_t buf2[BLOCK_MAX_MSG_BYTES + 64];
+    nb_channel_transport_init(&ct2, c2, buf2, sizeof(buf2));
+    ct2.timeout_ns = WAIT_LIMIT;
+    ASSERT_OK(nb_handle_duplicate(v2, RIGHT_SAME_RIGHTS, &dup2));
+    ASSERT_OK(block_attach_vmo(&ct2.tr, dup2, &st));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    ASSERT_OK(nb_vmo_set_size(v2, 8192));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_OK(st);
+    uint8_t sec[512];
+    ASSERT_OK(nb_vmo_read(v2, sec, 4096, sizeof(sec)));
+    EXPECT_EQ(sec[5], pattern_byte(1, 5));
+    ASSERT_OK(nb_vmo_set_size(v2, 4096));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    ASSERT_OK(block_write(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    nb_handle_close(c2);
+    nb_handle_close(v2);
+}
+
 static void blk_mark_and_flush(struct ktest *t)
 {
     uint8_t sec[512] = {0};
@@ -313,7 +345,8 @@ static void blk_rng(struct ktest *t)
 
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
-            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng));
+            KTEST_CASE(blk_vmo_resize), KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush),
+            KTEST_CASE(blk_rng));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
