@@ -214,9 +214,26 @@ def run_blk(runs: int, timeout: float, memory: str, linux: bool = True) -> dict:
                                     "iops_all": [v["iops"] for v in vals],
                                     "mbps_all": [v["mbps"] for v in vals],
                                     "ops_all": [v["ops"] for v in vals]}
+                cpu = [(blk_cpu_ns(v), v) for v in vals if blk_cpu_ns(v) is not None]
+                if cpu:
+                    g["cases"][case]["cpu_us_per_op"] = statistics.median(
+                        c / 1000 / max(v["ops"], 1) for c, v in cpu)
+                    g["cases"][case]["cpu_busy"] = statistics.median(
+                        c / max(v["ns"], 1) for c, v in cpu)
         res["guests"][name] = g
     print_blk(res)
     return res
+
+
+def blk_cpu_ns(case: dict) -> Optional[int]:
+    """The guest CPU time a case used: Nimbus's driver and blkbench
+    processes (cpu_driver_ns + cpu_bench_ns), Linux's non-idle time
+    (cpu_busy_ns); None without those figures."""
+    if "cpu_busy_ns" in case:
+        return case["cpu_busy_ns"]
+    if "cpu_driver_ns" in case and "cpu_bench_ns" in case:
+        return case["cpu_driver_ns"] + case["cpu_bench_ns"]
+    return None
 
 
 def print_blk(res: dict) -> None:
@@ -226,15 +243,22 @@ def print_blk(res: dict) -> None:
           " QD = requests of the case's size outstanding)")
     g = res["guests"]
     n, lx = g.get("nimbus", {}), g.get("linux", {})
-    print(f"  {'case':<22}{'unit':>6}{'Nimbus':>12}{'Linux':>12}{'ratio':>8}")
+    print(f"  {'':<28}{'':>12}{'':>12}{'':>8}{'guest CPU us/request':>22}{'guest CPU busy':>18}")
+    print(f"  {'case':<22}{'unit':>6}{'Nimbus':>12}{'Linux':>12}{'ratio':>8}"
+          f"{'Nimbus':>11}{'Linux':>11}{'Nimbus':>9}{'Linux':>9}")
     for case in BLK_CASES:
         unit = "IOPS" if "4k" in case else "MB/s"
         key = "iops" if unit == "IOPS" else "mbps"
-        nv = n.get("cases", {}).get(case, {}).get(key)
-        lv = lx.get("cases", {}).get(case, {}).get(key)
+        nc, lc = n.get("cases", {}).get(case, {}), lx.get("cases", {}).get(case, {})
+        nv, lv = nc.get(key), lc.get(key)
         ratio = f"{nv / lv:.2f}" if nv and lv else "—"
         show = (lambda v: "—" if v is None else f"{v:,.0f}" if key == "iops" else f"{v:,.1f}")
-        print(f"  {case:<22}{unit:>6}{show(nv):>12}{show(lv):>12}{ratio:>8}")
+        us = (lambda c: f"{c['cpu_us_per_op']:,.0f}" if "cpu_us_per_op" in c else "—")
+        busy = (lambda c: f"{c['cpu_busy']:.0%}" if "cpu_busy" in c else "—")
+        print(f"  {case:<22}{unit:>6}{show(nv):>12}{show(lv):>12}{ratio:>8}"
+              f"{us(nc):>11}{us(lc):>11}{busy(nc):>9}{busy(lc):>9}")
+    print("  (guest CPU: Nimbus's virtio-blk and blkbench processes, kernel time for them\n"
+          "   included; Linux's non-idle time from /proc/stat, 10 ms resolution)")
     for name, x in g.items():
         if x.get("skipped"):
             print(f"  ! {name}: skipped: {x['skipped']}")

@@ -19,7 +19,10 @@
 //
 //   blkbench: NAME qd=Q ops=N bytes=B ns=T iops=I mbps=M
 //
-// then `blkbench: done`. --exit: leave QEMU through isa-debug-exit at the
+// with ` cpu_busy_ns=N` added when /proc/stat can be read: the guest's CPU
+// time outside idle and I/O wait during the case (the kernel's block
+// layer, driver and interrupts included; 1/USER_HZ resolution), then
+// `blkbench: done`. --exit: leave QEMU through isa-debug-exit at the
 // end (needs I/O privilege: PID 1 in the guest).
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,6 +103,28 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// CPU time not idle (nor waiting for I/O) since boot, from /proc/stat's
+// first line; false if it cannot be read.
+static bool busy_ns(uint64_t *ns)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7])
+              : 0;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (n < 5 || hz <= 0)
+        return false;
+    uint64_t busy = 0;
+    for (int i = 0; i < n; i++)
+        if (i != 3 && i != 4) // idle, iowait
+            busy += v[i];
+    *ns = busy * (1000000000ull / (uint64_t)hz);
+    return true;
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -248,9 +273,12 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
         printf("blkbench: %s failed: %s: %s\n", c->name, r.err, strerror(r.err_no));
         return false;
     }
+    uint64_t busy0 = 0, busy1 = 0;
+    bool cpu = busy_ns(&busy0);
     uint64_t t0 = now_ns();
     bool ok = run_case(&r, c, count, seconds ? t0 + seconds * 1000000000ull : 0);
     uint64_t ns = now_ns() - t0;
+    cpu = cpu && busy_ns(&busy1);
     if (!ok) {
         printf("blkbench: %s failed: %s: %s\n", c->name, r.err, strerror(r.err_no));
         return false;
@@ -258,9 +286,12 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
     if (!ns)
         ns = 1;
     unsigned long long iops = r.completed * 1000000000ull / ns, x10 = r.bytes * 10000 / ns;
-    printf("blkbench: %s qd=%u ops=%llu bytes=%llu ns=%llu iops=%llu mbps=%llu.%llu\n", c->name,
+    printf("blkbench: %s qd=%u ops=%llu bytes=%llu ns=%llu iops=%llu mbps=%llu.%llu", c->name,
            c->qd, (unsigned long long)r.completed, (unsigned long long)r.bytes,
            (unsigned long long)ns, iops, x10 / 10, x10 % 10);
+    if (cpu)
+        printf(" cpu_busy_ns=%llu", (unsigned long long)(busy1 - busy0));
+    printf("\n");
     fflush(stdout);
     return true;
 }

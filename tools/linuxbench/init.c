@@ -15,7 +15,8 @@
 //   blk ARGS exec /lblk --exit ARGS /dev/vda (the block benchmark), after
 //            loading the modules /modules/order lists (one file name a
 //            line: Debian builds virtio-pci and virtio-blk as modules) and
-//            mounting devtmpfs on /dev; `linuxbench: blk failed: WHY` and
+//            mounting devtmpfs on /dev and proc on /proc; `linuxbench: blk
+//            failed: WHY` and
 //            QEMU's end if that goes wrong
 //   hold     stay (sleep) until QEMU is killed
 //   (none)   end QEMU at once through isa-debug-exit
@@ -74,6 +75,9 @@ static int blk_prepare(void)
         perror("linuxbench: blk failed: mount devtmpfs");
         return -1;
     }
+    mkdir("/proc", 0555); // for lblk's cpu_busy_ns (/proc/stat)
+    if (mount("proc", "/proc", "proc", 0, NULL) != 0)
+        perror("linuxbench: mount /proc");
     FILE *order = fopen("/modules/order", "r");
     char name[128], path[160];
     while (order && fgets(name, sizeof(name), order)) {
@@ -123,11 +127,11 @@ int main(int argc, char **argv)
             perror("linuxbench: exec /lbench");
         } else if (!strcmp(argv[i], "blk") && guest) {
             char *args[40] = {"/lblk", "--exit"};
-            int n = 2;
-            for (int k = i + 1; k < argc && n < 38; k++)
-                args[n++] = argv[k];
-            args[n++] = "/dev/vda";
-            args[n] = NULL;
+            int na = 2;
+            for (int k = i + 1; k < argc && na < 38; k++)
+                args[na++] = argv[k];
+            args[na++] = "/dev/vda";
+            args[na] = NULL;
             char *env[] = {NULL};
             if (blk_prepare() == 0) {
                 fflush(stdout);
