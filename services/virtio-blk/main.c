@@ -12,7 +12,7 @@
 // driver asks for a queue of QUEUE_WANT and keeps as many requests at the
 // device as the queue it gets can hold, at most MAX_SLOTS (slots.c). While
 // every slot is busy, connections stop being read (their watch is stopped)
-// until one frees up. The device is notified once per batch of requests
+// until a quarter of the slots are free again. The device is notified once per batch of requests
 // read from a connection, not once per request.
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,9 +139,13 @@ static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status
 
 static void watch_conn(struct conn *c);
 
+// Reads the connections that waited for a slot again, once enough are free
+// (blk_slots_resume_at).
 static void unblock(void)
 {
-    while (blk.blocked && blk.slots.nfree) {
+    if (blk.slots.nfree < blk_slots_resume_at(blk.nslots))
+        return;
+    while (blk.blocked) {
         struct conn *c = blk.blocked;
         blk.blocked = c->next_blocked;
         c->blocked = false;

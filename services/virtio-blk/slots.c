@@ -9,6 +9,11 @@ unsigned blk_slots_for_queue(unsigned queue_size, unsigned max)
     return n < max ? n : max;
 }
 
+unsigned blk_slots_resume_at(unsigned n)
+{
+    return n / 4 ? n / 4 : 1;
+}
+
 void blk_slots_init(struct blk_slots *s, unsigned n)
 {
     if (n > BLK_SLOTS_MAX)

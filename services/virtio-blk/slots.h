@@ -20,6 +20,11 @@ struct blk_slots {
 unsigned blk_slots_for_queue(unsigned queue_size, unsigned max);
 // n slots, all free (n at most BLK_SLOTS_MAX; more is cut down to it).
 void blk_slots_init(struct blk_slots *s, unsigned n);
+// How many of n slots must be free before connections that waited for a
+// slot are read again: a quarter (at least 1). Reading them again for every
+// freed slot would stop and restart their watches once per request while
+// the device is saturated.
+unsigned blk_slots_resume_at(unsigned n);
 // A free slot's number, marked busy, or -1 when all are busy.
 int blk_slot_take(struct blk_slots *s);
 // Frees busy slot i; false (and nothing changes) if i is not a busy slot.

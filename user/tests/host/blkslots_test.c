@@ -55,5 +55,14 @@ static void blkslots_bad_put(struct ktest *t)
     EXPECT_EQ(blk_slot_take(&s), -1);
 }
 
-KTEST_SUITE(blkslots, KTEST_CASE(blkslots_for_queue), KTEST_CASE(blkslots_take_put),
-            KTEST_CASE(blkslots_bad_put));
+static void blkslots_resume_at(struct ktest *t)
+{
+    EXPECT_EQ(blk_slots_resume_at(64), 16u);
+    EXPECT_EQ(blk_slots_resume_at(42), 10u);
+    EXPECT_EQ(blk_slots_resume_at(5), 1u);
+    EXPECT_EQ(blk_slots_resume_at(1), 1u); // never more than there are
+    EXPECT_EQ(blk_slots_resume_at(0), 1u);
+}
+
+KTEST_SUITE(blkslots, KTEST_CASE(blkslots_resume_at), KTEST_CASE(blkslots_for_queue),
+            KTEST_CASE(blkslots_take_put), KTEST_CASE(blkslots_bad_put));
