@@ -221,8 +221,31 @@ def run_blk(runs: int, timeout: float, memory: str, linux: bool = True) -> dict:
                     g["cases"][case]["cpu_busy"] = statistics.median(
                         c / max(v["ns"], 1) for c, v in cpu)
         res["guests"][name] = g
+    res["nimbus_icount"] = run_blk_icount(timeout, memory)
     print_blk(res)
     return res
+
+
+def run_blk_icount(timeout: float, memory: str) -> dict:
+    """One Nimbus boot under -icount shift=0,sleep=off: each case's CPU
+    figures are then guest instructions (one per ns), the same from run to
+    run, so the per-request cost of the driver and of blkbench can be
+    compared across commits (throughputs there mean nothing: waiting for
+    the disk is skipped time)."""
+    print("  nimbus blk -icount run", flush=True)
+    r = nl.boot(timeout, until=re.compile(r"blkbench: done|init: blkbench exited"),
+                machine=BLK_MACHINE, memory=memory, accel="tcg", icount=True,
+                append="quiet init.arg=etc/blkbench.manifest", extra=blk_drive(make_blk_image()))
+    cases, failed, done = parse_blkbench(r.output)
+    out = {"done": done, "failed": failed, "cases": {}}
+    for name, c in cases.items():
+        if "cpu_driver_ns" in c and c["ops"]:
+            pieces = c["ops"] * max(1, c["bytes"] // c["ops"] // (64 << 10))
+            out["cases"][name] = {"ops": c["ops"],
+                                  "driver_per_request": c["cpu_driver_ns"] // c["ops"],
+                                  "bench_per_request": c["cpu_bench_ns"] // c["ops"],
+                                  "driver_per_64k": c["cpu_driver_ns"] // pieces}
+    return out
 
 
 def blk_cpu_ns(case: dict) -> Optional[int]:
@@ -259,6 +282,17 @@ def print_blk(res: dict) -> None:
               f"{us(nc):>11}{us(lc):>11}{busy(nc):>9}{busy(lc):>9}")
     print("  (guest CPU: Nimbus's virtio-blk and blkbench processes, kernel time for them\n"
           "   included; Linux's non-idle time from /proc/stat, 10 ms resolution)")
+    ic = res.get("nimbus_icount") or {}
+    if ic.get("cases"):
+        print("  Nimbus under -icount (guest instructions per request, deterministic):")
+        print(f"  {'case':<22}{'ops':>6}{'virtio-blk':>12}{'blkbench':>12}{'driver/64KiB':>14}")
+        for case in BLK_CASES:
+            c = ic["cases"].get(case)
+            if c:
+                print(f"  {case:<22}{c['ops']:>6}{c['driver_per_request']:>12,}"
+                      f"{c['bench_per_request']:>12,}{c['driver_per_64k']:>14,}")
+    for f in (ic.get("failed") or {}).items():
+        print(f"  ! nimbus -icount: {f[0]}: {f[1]}")
     for name, x in g.items():
         if x.get("skipped"):
             print(f"  ! {name}: skipped: {x['skipped']}")
