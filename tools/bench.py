@@ -123,7 +123,7 @@ def run_ubench(name: str, accel: str, icount: bool, timeout: float, machine: str
 
 
 BLK_RE = (r"{p}: (\S+) qd=(\d+) ops=(\d+) bytes=(\d+) ns=(\d+) iops=(\d+) mbps=([\d.]+)"
-          r"((?: cpu_\w+=\d+)*)")
+          r"((?: \w+=\d+)*)")
 BLK_FAIL_RE = r"{p}: (\S+) failed(?::\s*(.*))?$"
 
 
@@ -135,7 +135,7 @@ def parse_blkbench(text: str, prefix: str = "blkbench") -> tuple:
     for m in re.finditer(BLK_RE.format(p=p), text):
         c = {"qd": int(m.group(2)), "ops": int(m.group(3)), "bytes": int(m.group(4)),
              "ns": int(m.group(5)), "iops": int(m.group(6)), "mbps": float(m.group(7))}
-        c.update({k: int(v) for k, v in re.findall(r" (cpu_\w+)=(\d+)", m.group(8))})
+        c.update({k: int(v) for k, v in re.findall(r" (\w+)=(\d+)", m.group(8))})
         cases[m.group(1)] = c
     failed = {m.group(1): (m.group(2) or "").strip()
               for m in re.finditer(BLK_FAIL_RE.format(p=p), text, re.M)}
@@ -220,6 +220,9 @@ def run_blk(runs: int, timeout: float, memory: str, linux: bool = True) -> dict:
                         c / 1000 / max(v["ops"], 1) for c, v in cpu)
                     g["cases"][case]["cpu_busy"] = statistics.median(
                         c / max(v["ns"], 1) for c, v in cpu)
+                dev = [v["dev_requests"] / max(v["ops"], 1) for v in vals if "dev_requests" in v]
+                if dev:  # Linux: what the block layer sent the device per request
+                    g["cases"][case]["dev_requests_per_op"] = statistics.median(dev)
         res["guests"][name] = g
     res["nimbus_icount"] = run_blk_icount(timeout, memory)
     print_blk(res)
@@ -282,6 +285,11 @@ def print_blk(res: dict) -> None:
               f"{us(nc):>11}{us(lc):>11}{busy(nc):>9}{busy(lc):>9}")
     print("  (guest CPU: Nimbus's virtio-blk and blkbench processes, kernel time for them\n"
           "   included; Linux's non-idle time from /proc/stat, 10 ms resolution)")
+    dev = {c: v["dev_requests_per_op"] for c, v in lx.get("cases", {}).items()
+           if "dev_requests_per_op" in v}
+    if dev:
+        print("  Linux's device requests per request (/sys/block/vda/stat; Nimbus: 1 per 4 KiB,"
+              " 16 per MiB): " + ", ".join(f"{c} {v:.2f}" for c, v in dev.items()))
     ic = res.get("nimbus_icount") or {}
     if ic.get("cases"):
         print("  Nimbus under -icount (guest instructions per request, deterministic):")

@@ -19,7 +19,9 @@
 //
 //   blkbench: NAME qd=Q ops=N bytes=B ns=T iops=I mbps=M
 //
-// with ` cpu_busy_ns=N` added when /proc/stat can be read: the guest's CPU
+// with ` dev_requests=N` added when /sys/block/NAME/stat can be read (the
+// requests the block layer sent the device during the case: its reads or
+// writes completed), and ` cpu_busy_ns=N` when /proc/stat can be read: the guest's CPU
 // time outside idle and I/O wait during the case (the kernel's block
 // layer, driver and interrupts included; 1/USER_HZ resolution), then
 // `blkbench: done`. --exit: leave QEMU through isa-debug-exit at the
@@ -87,6 +89,7 @@ static const struct bcase cases[] = {
 };
 
 static int fd = -1;
+static char stat_path[128]; // /sys/block/NAME/stat, or empty
 static uint8_t *buf; // MAX_QD * BIG_BYTES, 4 KiB aligned
 static uint64_t disk_bytes;
 static aio_context_t aio;
@@ -124,6 +127,20 @@ static bool busy_ns(uint64_t *ns)
         if (i != 3 && i != 4) // idle, iowait
             busy += v[i];
     *ns = busy * (1000000000ull / (uint64_t)hz);
+    return true;
+}
+
+// Reads (write false) or writes completed by the device so far.
+static bool dev_requests(bool write, uint64_t *n)
+{
+    FILE *f = stat_path[0] ? fopen(stat_path, "r") : NULL;
+    unsigned long long v[5];
+    int got = f ? fscanf(f, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) : 0;
+    if (f)
+        fclose(f);
+    if (got != 5)
+        return false;
+    *n = write ? v[4] : v[0];
     return true;
 }
 
@@ -273,12 +290,13 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
         printf("blkbench: %s failed: %s: %s\n", c->name, r.err, strerror(r.err_no));
         return false;
     }
-    uint64_t busy0 = 0, busy1 = 0;
-    bool cpu = busy_ns(&busy0);
+    uint64_t busy0 = 0, busy1 = 0, req0 = 0, req1 = 0;
+    bool cpu = busy_ns(&busy0), reqs = dev_requests(c->write, &req0);
     uint64_t t0 = now_ns();
     bool ok = run_case(&r, c, count, seconds ? t0 + seconds * 1000000000ull : 0);
     uint64_t ns = now_ns() - t0;
     cpu = cpu && busy_ns(&busy1);
+    reqs = reqs && dev_requests(c->write, &req1);
     if (!ok) {
         printf("blkbench: %s failed: %s: %s\n", c->name, r.err, strerror(r.err_no));
         return false;
@@ -289,6 +307,8 @@ static bool bench(const struct bcase *c, uint64_t seconds, uint64_t count)
     printf("blkbench: %s qd=%u ops=%llu bytes=%llu ns=%llu iops=%llu mbps=%llu.%llu", c->name,
            c->qd, (unsigned long long)r.completed, (unsigned long long)r.bytes,
            (unsigned long long)ns, iops, x10 / 10, x10 % 10);
+    if (reqs)
+        printf(" dev_requests=%llu", (unsigned long long)(req1 - req0));
     if (cpu)
         printf(" cpu_busy_ns=%llu", (unsigned long long)(busy1 - busy0));
     printf("\n");
@@ -372,6 +392,8 @@ int main(int argc, char **argv)
         leave(1, exit_qemu);
     }
     memset(buf, 0xa5, MAX_QD * BIG_BYTES);
+    if (!strncmp(dev, "/dev/", 5) && !strchr(dev + 5, '/'))
+        snprintf(stat_path, sizeof(stat_path), "/sys/block/%s/stat", dev + 5);
     printf("blkbench: disk bytes=%llu device=%s\n", (unsigned long long)disk_bytes, dev);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!only || !strcmp(only, cases[i].name))

@@ -15,7 +15,7 @@
 //   blk ARGS exec /lblk --exit ARGS /dev/vda (the block benchmark), after
 //            loading the modules /modules/order lists (one file name a
 //            line: Debian builds virtio-pci and virtio-blk as modules) and
-//            mounting devtmpfs on /dev and proc on /proc; `linuxbench: blk
+//            mounting devtmpfs on /dev, proc on /proc and sysfs on /sys; `linuxbench: blk
 //            failed: WHY` and
 //            QEMU's end if that goes wrong
 //   hold     stay (sleep) until QEMU is killed
@@ -78,6 +78,9 @@ static int blk_prepare(void)
     mkdir("/proc", 0555); // for lblk's cpu_busy_ns (/proc/stat)
     if (mount("proc", "/proc", "proc", 0, NULL) != 0)
         perror("linuxbench: mount /proc");
+    mkdir("/sys", 0555); // and its dev_requests (/sys/block/vda/stat)
+    if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0)
+        perror("linuxbench: mount /sys");
     FILE *order = fopen("/modules/order", "r");
     char name[128], path[160];
     while (order && fgets(name, sizeof(name), order)) {
