@@ -14,6 +14,11 @@ one (raw TSC ticks = guest instructions executed since PVH entry), else
 from the us line (instructions scaled by the kernel's TSC rate). They
 measure work, not time, and should repeat exactly from run to run.
 
+Then (part `blk`) block I/O on q35: test/blkbench in Nimbus and lblk in the
+Linux guest on fresh copies of the same 64 MiB image with the same QEMU
+drive options, --blk-runs boots each, and one Nimbus boot under -icount for
+instructions per request (docs/PERFORMANCE.md, "Block I/O").
+
 Prints median/min/max per stage and accelerator, and writes build/bench.json.
 Figures are reports, never pass/fail criteria: the exit status is non-zero
 only if no TCG run reached the ready line at all (a broken kernel).
