@@ -12,8 +12,11 @@
 // driver asks for a queue of QUEUE_WANT and keeps as many requests at the
 // device as the queue it gets can hold, at most MAX_SLOTS (slots.c). While
 // every slot is busy, connections stop being read (their watch is stopped)
-// until a quarter of the slots are free again. The device is notified once per batch of requests
-// read from a connection, not once per request.
+// until a quarter of the slots are free again. An answer that finds the
+// client's channel full is held (in order, with any later ones) and sent
+// when the channel is writable again; meanwhile that connection is not
+// read, so what is held stays bounded by its requests in flight. The device is notified once per
+// batch of requests read from a connection, not once per request.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +62,25 @@ struct blk_discard {
     uint32_t flags;
 };
 
+// An answer waiting for room in the client's channel.
+struct held {
+    uint8_t bytes[BLOCK_MAX_MSG_BYTES];
+    handle_t handles[BLOCK_MAX_MSG_HANDLES];
+    uint32_t nbytes, nhandles;
+};
+#define HELD_MAX (MAX_SLOTS + 1) // its requests in flight and one immediate answer
+
 struct conn {
     handle_t ch;
     handle_t vmo;
     uint64_t vmo_size; // as last seen: asked again when a request passes it
     struct nb_channel_watch watch;
+    struct nb_wait writable; // pending while answers are held
+    struct held *held;       // HELD_MAX entries, allocated on first need
+    unsigned nheld;
     struct conn *next_blocked;
     unsigned inflight;
-    bool closed, blocked;
+    bool closed, blocked, watching;
 };
 
 struct slot {
@@ -98,14 +112,88 @@ static struct {
     bool deferred; // the handler submitted the request: answered on completion
 } blk;
 
+static void close_handles(const handle_t *hs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        nb_handle_close(hs[i]);
+}
+
+// Forgets the held answers (the client is gone).
+static void drop_held(struct conn *c)
+{
+    for (unsigned i = 0; i < c->nheld; i++)
+        close_handles(c->held[i].handles, c->held[i].nhandles);
+    c->nheld = 0;
+    nb_wait_stop(&blk.loop, &c->writable);
+}
+
 static void conn_free_if_done(struct conn *c)
 {
     if (!c->closed || c->inflight || c->blocked)
         return;
+    drop_held(c);
+    if (c->watching)
+        nb_channel_watch_stop(&blk.loop, &c->watch);
     if (c->vmo != HANDLE_INVALID)
         nb_handle_close(c->vmo);
     nb_handle_close(c->ch);
+    free(c->held);
     free(c);
+}
+
+static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                        signals_t observed);
+
+// Sends an answer (its handles go with it or are closed), or holds it
+// while the client's channel is full.
+static void send_answer(struct conn *c, const uint8_t *bytes, uint32_t nbytes, handle_t *hs,
+                        uint32_t nhandles)
+{
+    if (c->closed) {
+        close_handles(hs, nhandles);
+        return;
+    }
+    if (!c->nheld) {
+        struct nb_msg_out out = {
+            .bytes = bytes, .handles = hs, .nbytes = nbytes, .nhandles = nhandles};
+        status_t s = nb_channel_write(c->ch, &out);
+        if (s == OK)
+            return;
+        if (s != ERR_SHOULD_WAIT) {
+            if (s != ERR_PEER_CLOSED)
+                nb_logf("virtio-blk: answer: %s", status_str(s));
+            close_handles(hs, nhandles);
+            return;
+        }
+    }
+    if (!c->held && !(c->held = malloc(HELD_MAX * sizeof(*c->held)))) {
+        nb_logf("virtio-blk: no memory to hold an answer: dropped");
+        close_handles(hs, nhandles);
+        return;
+    }
+    if (c->nheld == HELD_MAX || nbytes > sizeof(c->held[0].bytes) ||
+        nhandles > BLOCK_MAX_MSG_HANDLES) {
+        nb_logf("virtio-blk: too many answers held: dropped"); // not reached
+        close_handles(hs, nhandles);
+        return;
+    }
+    struct held *h = &c->held[c->nheld++];
+    memcpy(h->bytes, bytes, nbytes);
+    h->nbytes = nbytes;
+    h->nhandles = nhandles;
+    for (uint32_t i = 0; i < nhandles; i++)
+        h->handles[i] = hs[i];
+    if (!nb_wait_pending(&c->writable)) {
+        c->writable = (struct nb_wait){.object = c->ch,
+                                       .signals = SIGNAL_WRITABLE | SIGNAL_PEER_CLOSED,
+                                       .fn = on_writable,
+                                       .ctx = c};
+        if (nb_wait_start(&blk.loop, &c->writable) != OK) {
+            nb_logf("virtio-blk: cannot wait to answer: dropping the connection");
+            c->closed = true;
+            drop_held(c);
+        }
+    }
 }
 
 static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status_t st)
@@ -132,9 +220,7 @@ static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status
     if (s != OK)
         return;
     memcpy(buf, &txid, sizeof(txid));
-    struct nb_msg_out out = {.bytes = buf, .nbytes = m.nbytes};
-    if ((s = nb_channel_write(c->ch, &out)) != OK && s != ERR_PEER_CLOSED)
-        nb_logf("virtio-blk: reply: %s", status_str(s));
+    send_answer(c, buf, m.nbytes, NULL, 0);
 }
 
 static void watch_conn(struct conn *c);
@@ -151,7 +237,7 @@ static void unblock(void)
         c->blocked = false;
         if (c->closed)
             conn_free_if_done(c);
-        else
+        else if (!c->nheld) // else once its answers are out (on_writable)
             watch_conn(c);
     }
 }
@@ -427,12 +513,24 @@ static bool is_devmgr_connect(const struct nb_msg_in *m)
     return h.ordinal == DEVMGR_CONNECT_ORDINAL;
 }
 
+static void watch_off(struct conn *c)
+{
+    if (c->watching)
+        nb_channel_watch_stop(&blk.loop, &c->watch);
+    c->watching = false;
+}
+
 static void read_requests(struct conn *c)
 {
     for (;;) {
+        if (c->nheld) {
+            // Answers wait for room: no more requests until they are out.
+            watch_off(c);
+            return;
+        }
         if (blk.slots.nfree == 0) {
             // Wait for a slot before reading more.
-            nb_channel_watch_stop(&blk.loop, &c->watch);
+            watch_off(c);
             c->blocked = true;
             c->next_blocked = NULL;
             struct conn **p = &blk.blocked;
@@ -486,14 +584,8 @@ static void read_requests(struct conn *c)
                 nb_handle_close(hs[i]);
             continue;
         }
-        if (r.nbytes) {
-            struct nb_msg_out out = {
-                .bytes = rbuf, .handles = rhs, .nbytes = r.nbytes, .nhandles = r.nhandles};
-            if ((s = nb_channel_write(c->ch, &out)) != OK) {
-                for (uint32_t i = 0; i < r.nhandles; i++)
-                    nb_handle_close(rhs[i]);
-            }
-        }
+        if (r.nbytes)
+            send_answer(c, rbuf, r.nbytes, rhs, r.nhandles);
     }
 }
 
@@ -508,15 +600,64 @@ static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
 {
     struct conn *c = w->ctx;
     (void)loop;
+    c->watching = false; // a watch ends with the peer's close
     c->closed = true;
+    drop_held(c);
     conn_free_if_done(c);
 }
 
+// Room in the client's channel: the held answers go out in order; once all
+// are out the connection is read again (unless it waits for a slot).
+static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                        signals_t observed)
+{
+    struct conn *c = w->ctx;
+    (void)loop;
+    if (status != OK || (observed & SIGNAL_PEER_CLOSED)) {
+        c->closed = true;
+        drop_held(c);
+        conn_free_if_done(c);
+        return;
+    }
+    unsigned sent = 0;
+    while (sent < c->nheld) {
+        struct held *h = &c->held[sent];
+        struct nb_msg_out out = {
+            .bytes = h->bytes, .handles = h->handles, .nbytes = h->nbytes, .nhandles = h->nhandles};
+        status_t s = nb_channel_write(c->ch, &out);
+        if (s == ERR_SHOULD_WAIT)
+            break;
+        if (s != OK) {
+            if (s != ERR_PEER_CLOSED)
+                nb_logf("virtio-blk: answer: %s", status_str(s));
+            close_handles(h->handles, h->nhandles);
+        }
+        sent++;
+    }
+    memmove(c->held, c->held + sent, (c->nheld - sent) * sizeof(*c->held));
+    c->nheld -= sent;
+    if (c->nheld) {
+        if (nb_wait_start(&blk.loop, &c->writable) != OK) {
+            c->closed = true;
+            drop_held(c);
+            conn_free_if_done(c);
+        }
+        return;
+    }
+    if (!c->blocked && !c->closed)
+        watch_conn(c);
+}
+
+// Starts reading c (nothing if it is being read: answers held while its
+// watch ran can go out before the watch is stopped).
 static void watch_conn(struct conn *c)
 {
+    if (c->watching)
+        return;
     c->watch = (struct nb_channel_watch){
         .channel = c->ch, .on_readable = on_readable, .on_peer_closed = on_closed, .ctx = c};
     status_t s = nb_channel_watch_start(&blk.loop, &c->watch);
+    c->watching = s == OK;
     if (s != OK) {
         nb_logf("virtio-blk: cannot watch a connection: %s", status_str(s));
         c->closed = true;
