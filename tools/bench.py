@@ -237,7 +237,7 @@ def run_blk(runs: int, timeout: float, memory: str, linux: bool = True) -> dict:
 def run_blk_icount(timeout: float, memory: str) -> dict:
     """One Nimbus boot under -icount shift=0,sleep=off: each case's CPU
     figures are then guest instructions (one per ns), the same from run to
-    run, so the per-request cost of the driver and of blkbench can be
+    run to within ~0.5%, so the per-request cost of the driver and of blkbench can be
     compared across commits (throughputs there mean nothing: waiting for
     the disk is skipped time)."""
     print("  nimbus blk -icount run", flush=True)
@@ -297,7 +297,7 @@ def print_blk(res: dict) -> None:
               " 16 per MiB): " + ", ".join(f"{c} {v:.2f}" for c, v in dev.items()))
     ic = res.get("nimbus_icount") or {}
     if ic.get("cases"):
-        print("  Nimbus under -icount (guest instructions per request, deterministic):")
+        print("  Nimbus under -icount (guest instructions per request; repeat to ~0.5%):")
         print(f"  {'case':<22}{'ops':>6}{'virtio-blk':>12}{'blkbench':>12}{'driver/64KiB':>14}")
         for case in BLK_CASES:
             c = ic["cases"].get(case)
