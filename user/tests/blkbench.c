@@ -12,9 +12,9 @@
 // requests of 64 KiB (BLOCK_MAX_SECTORS) sent back to back; a connection
 // never has more than MAX_PIECES protocol requests outstanding (the
 // channel's queue bound: every answer finds room without the driver
-// holding it), so at QD32 of 1 MiB at most 8 MiB is outstanding. Each write's 64 KiB pieces start with
-// a 16-byte stamp ("NBBLKBEN" and the piece's byte offset on the disk) so
-// a test can check the image.
+// holding it), so at QD32 of 1 MiB at most 8 MiB is outstanding. Each
+// write's 64 KiB pieces start with a 16-byte stamp ("NBBLKBEN" and the
+// piece's byte offset on the disk) so a test can check the image.
 //
 //   blkbench [--seconds S] [--count N] [--only NAME]
 //
