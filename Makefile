@@ -140,6 +140,13 @@ $(LINUXBENCH)/lbench: tools/linuxbench/probes.c | $(BUILD)/.deps-ok
 	@echo "  MUSLCC  $@"
 	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -pthread -o $@ $<
 
+# The block benchmark's Linux side (tools/bench_linux.py packs it with the
+# kernel's virtio modules into initramfs-blk.cpio at run time).
+$(LINUXBENCH)/lblk: tools/linuxbench/blkbench.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  MUSLCC  $@"
+	$(Q)musl-gcc $(LINUXBENCH_CFLAGS) -o $@ $<
+
 $(LINUXBENCH)/initramfs.cpio: $(LINUXBENCH)/init $(LINUXBENCH)/lbench tools/linuxbench/mkinitramfs.py tools/mkinitrd.py
 	@echo "  CPIO    $@"
 	$(Q)$(PY) tools/linuxbench/mkinitramfs.py -o $@ --file init=$(LINUXBENCH)/init --file lbench=$(LINUXBENCH)/lbench
@@ -151,7 +158,7 @@ $(BUILD)/floor.elf: tools/floor/floor.S tools/floor/floor.ld
 	$(Q)$(LD) -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T tools/floor/floor.ld -o $@ $(BUILD)/floor.o
 
 .PHONY: linuxbench linuxbench-deps
-linuxbench: $(LINUXBENCH)/initramfs.cpio $(BUILD)/floor.elf
+linuxbench: $(LINUXBENCH)/initramfs.cpio $(LINUXBENCH)/lblk $(BUILD)/floor.elf
 linuxbench-deps: deps
 	$(Q)sh tools/linuxbench/deps.sh
 bench: linuxbench linuxbench-deps

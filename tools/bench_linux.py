@@ -54,6 +54,11 @@ BUILD = os.path.join(nl.ROOT, "build")
 LB_DIR = os.path.join(BUILD, "linuxbench")
 INITRAMFS = os.path.join(LB_DIR, "initramfs.cpio")
 LBENCH = os.path.join(LB_DIR, "lbench")
+LBLK = os.path.join(LB_DIR, "lblk")
+INITRAMFS_BLK = os.path.join(LB_DIR, "initramfs-blk.cpio")
+# The modules the block benchmark's guest loads (Debian builds them as
+# modules), with what modules.dep says they need.
+BLK_MODULES = ("virtio_pci", "virtio_blk")
 VMLINUX = os.path.join(LB_DIR, "vmlinux")
 FLOOR = os.path.join(BUILD, "floor.elf")
 
@@ -305,10 +310,84 @@ def linux_append(accel: str, icount: bool, words: List[str]) -> str:
 
 
 def boot_linux(kernel: str, accel: str, icount: bool, machine: str, memory: str,
-               timeout: float, words: List[str] = (), until=None) -> nl.RunResult:
-    return nl.boot(timeout, until=until, kernel=kernel, initrd=INITRAMFS, machine=machine,
-                   memory=memory, accel=accel, icount=icount,
+               timeout: float, words: List[str] = (), until=None, initrd: str = INITRAMFS,
+               extra: List[str] = ()) -> nl.RunResult:
+    return nl.boot(timeout, until=until, kernel=kernel, initrd=initrd, machine=machine,
+                   memory=memory, accel=accel, icount=icount, extra=list(extra),
                    append=linux_append(accel, icount, list(words)))
+
+
+# ---- the block benchmark's Linux guest ------------------------------------------
+
+def module_order(dep_text: str, wanted) -> List[str]:
+    """The modules.dep paths to load for `wanted` (module names), each after
+    what it needs."""
+    deps = {}
+    for line in dep_text.splitlines():
+        if ":" in line:
+            path, rest = line.split(":", 1)
+            deps[path.strip()] = rest.split()
+    by_name = {os.path.basename(p).split(".ko")[0].replace("-", "_"): p for p in deps}
+    order: List[str] = []
+
+    def visit(path: str, seen=()) -> None:
+        if path in order or path in seen:
+            return
+        for d in deps.get(path, []):
+            visit(d, seen + (path,))
+        order.append(path)
+
+    for name in wanted:
+        if name not in by_name:
+            raise ValueError(f"no module {name} in modules.dep")
+        visit(by_name[name])
+    return order
+
+
+def build_blk_initramfs(kernel: str, out: str = INITRAMFS_BLK) -> str:
+    """/init, /lblk and the virtio modules of `kernel` (/lib/modules/VERSION)
+    with /modules/order: the block benchmark's initramfs."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "linuxbench"))
+    import mkinitramfs  # noqa: E402
+    import mkinitrd  # noqa: E402
+    mdir = os.path.join("/lib/modules", kernel_version(kernel))
+    with open(os.path.join(mdir, "modules.dep")) as f:
+        paths = module_order(f.read(), BLK_MODULES)
+    if any(not p.endswith(".ko") for p in paths):
+        raise ValueError("compressed modules are not supported: " + ", ".join(paths))
+    specs = [f"init={os.path.join(LB_DIR, 'init')}", f"lblk={LBLK}"]
+    specs += [f"modules/{os.path.basename(p)}={os.path.join(mdir, p)}" for p in paths]
+    order = os.path.join(LB_DIR, "modules-order.txt")
+    with open(order, "w") as f:
+        f.write("".join(os.path.basename(p) + "\n" for p in paths))
+    specs.append(f"modules/order={order}")
+    blob = mkinitramfs.build(mkinitrd.collect(None, specs))
+    with open(out + ".tmp", "wb") as f:
+        f.write(blob)
+    os.replace(out + ".tmp", out)
+    return out
+
+
+def run_linux_blk(extra: List[str], words: List[str], timeout: float, machine: str = "q35",
+                  memory: str = "256M", accel: str = "tcg",
+                  kernel: Optional[str] = None) -> Tuple[Optional[nl.RunResult], Optional[str]]:
+    """One boot of the Linux guest running lblk on /dev/vda (the disk of
+    `extra`): (the run, None) or (None, why it cannot run)."""
+    bz = kernel or find_kernel()
+    if not bz:
+        return None, ("no Debian kernel in /boot (tools/linuxbench/deps.sh installs "
+                      "linux-image-amd64 as root)")
+    if not os.path.exists(LBLK) or not os.path.exists(os.path.join(LB_DIR, "init")):
+        return None, "build/linuxbench/lblk is missing (make linuxbench)"
+    try:
+        vmlinux = extract_vmlinux(bz)
+        initrd = build_blk_initramfs(bz)
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
+        return None, f"cannot prepare the Linux guest: {e}"
+    r = boot_linux(vmlinux, accel, False, machine, memory, timeout, ["blk", *words],
+                   until=re.compile(r"blkbench: done|linuxbench: blk failed|Kernel panic"),
+                   initrd=initrd, extra=extra)
+    return r, None
 
 
 def why(r: nl.RunResult) -> str:

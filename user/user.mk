@@ -80,6 +80,9 @@ USER_PROGS += blktest
 blktest_SRC := user/tests/blktest.c
 blktest_PATH := test/blktest
 blktest_KTEST := 1
+USER_PROGS += blkbench
+blkbench_SRC := user/tests/blkbench.c
+blkbench_PATH := test/blkbench
 USER_PROGS += nettest
 nettest_SRC := user/tests/nettest.c
 nettest_PATH := test/nettest
@@ -200,6 +203,8 @@ USER_HOST_SRC += services/devmgr/discover.c services/devmgr/acpi.c services/devm
 USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))
 # Ethernet + ARP frames for arping and nettest (suite arp).
 USER_HOST_SRC += user/lib/arp.c
+# virtio-blk's request slots (suite blkslots).
+USER_HOST_SRC += services/virtio-blk/slots.c
 USER_HOST_OBJ := $(patsubst %,$(USER_BUILD)/host/%.o,$(USER_HOST_SRC))
 USER_HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Iuser/lib/include -Iuser/init -Iuser/sh -Iinclude \
                     -I$(BUILD)/gen -I$(USER_KINC) -DHOST_TEST -fno-omit-frame-pointer \

@@ -8,13 +8,21 @@
 //
 // Each request takes a slot: a header, a status byte and a 64 KiB bounce
 // buffer in DMA memory (client vmos are not DMA memory: the driver copies
-// with NB_SYS_VMO_READ/WRITE). While every slot is busy, connections stop
-// being read (their watch is stopped) until one frees up.
+// with NB_SYS_VMO_READ/WRITE). A slot's request takes 3 descriptors: the
+// driver asks for a queue of QUEUE_WANT and keeps as many requests at the
+// device as the queue it gets can hold, at most MAX_SLOTS (slots.c). While
+// every slot is busy, connections stop being read (their watch is stopped)
+// until a quarter of the slots are free again. An answer that finds the
+// client's channel full is held (in order, with any later ones) and sent
+// when the channel is writable again; meanwhile that connection is not
+// read, so what is held stays bounded by its requests in flight. The device is notified once per
+// batch of requests read from a connection, not once per request.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../virtio-common/vdrv.h"
+#include "slots.h"
 #include "proto/block.h"
 #include "proto/devmgr.h"
 #include "nb/bootstrap.h"
@@ -38,8 +46,8 @@
 #define CFG_CAPACITY 0
 #define CFG_BLK_SIZE 20
 
-#define MAX_SLOTS  16
-#define QUEUE_WANT 64
+#define MAX_SLOTS  BLK_SLOTS_MAX
+#define QUEUE_WANT 256 // a power of two: room for MAX_SLOTS requests of 3 descriptors
 #define SLOT_BYTES ((size_t)BLOCK_MAX_SECTORS * BLOCK_SECTOR_SIZE)
 #define SLOT_META  64 // header 16, discard segment 16, status 1
 
@@ -54,17 +62,28 @@ struct blk_discard {
     uint32_t flags;
 };
 
+// An answer waiting for room in the client's channel.
+struct held {
+    uint8_t bytes[BLOCK_MAX_MSG_BYTES];
+    handle_t handles[BLOCK_MAX_MSG_HANDLES];
+    uint32_t nbytes, nhandles;
+};
+#define HELD_MAX (MAX_SLOTS + 1) // its requests in flight and one immediate answer
+
 struct conn {
     handle_t ch;
     handle_t vmo;
+    uint64_t vmo_size; // as last seen: asked again when a request passes it
     struct nb_channel_watch watch;
+    struct nb_wait writable; // pending while answers are held
+    struct held *held;       // HELD_MAX entries, allocated on first need
+    unsigned nheld;
     struct conn *next_blocked;
     unsigned inflight;
-    bool closed, blocked;
+    bool closed, blocked, watching;
 };
 
 struct slot {
-    bool busy;
     struct conn *c;
     uint32_t txid, ordinal;
     uint64_t offset;
@@ -79,7 +98,9 @@ static struct {
     struct nb_virtq q;
     struct vdrv_dma ring, meta;
     struct slot slot[MAX_SLOTS];
-    unsigned nslots, free_slots;
+    struct blk_slots slots; // which are free
+    unsigned nslots;
+    bool kick; // requests were added since the last notification
     struct nb_loop loop;
     struct nb_wait irq_wait;
     uint64_t sectors;
@@ -91,14 +112,88 @@ static struct {
     bool deferred; // the handler submitted the request: answered on completion
 } blk;
 
+static void close_handles(const handle_t *hs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        nb_handle_close(hs[i]);
+}
+
+// Forgets the held answers (the client is gone).
+static void drop_held(struct conn *c)
+{
+    for (unsigned i = 0; i < c->nheld; i++)
+        close_handles(c->held[i].handles, c->held[i].nhandles);
+    c->nheld = 0;
+    nb_wait_stop(&blk.loop, &c->writable);
+}
+
 static void conn_free_if_done(struct conn *c)
 {
     if (!c->closed || c->inflight || c->blocked)
         return;
+    drop_held(c);
+    if (c->watching)
+        nb_channel_watch_stop(&blk.loop, &c->watch);
     if (c->vmo != HANDLE_INVALID)
         nb_handle_close(c->vmo);
     nb_handle_close(c->ch);
+    free(c->held);
     free(c);
+}
+
+static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                        signals_t observed);
+
+// Sends an answer (its handles go with it or are closed), or holds it
+// while the client's channel is full.
+static void send_answer(struct conn *c, const uint8_t *bytes, uint32_t nbytes, handle_t *hs,
+                        uint32_t nhandles)
+{
+    if (c->closed) {
+        close_handles(hs, nhandles);
+        return;
+    }
+    if (!c->nheld) {
+        struct nb_msg_out out = {
+            .bytes = bytes, .handles = hs, .nbytes = nbytes, .nhandles = nhandles};
+        status_t s = nb_channel_write(c->ch, &out);
+        if (s == OK)
+            return;
+        if (s != ERR_SHOULD_WAIT) {
+            if (s != ERR_PEER_CLOSED)
+                nb_logf("virtio-blk: answer: %s", status_str(s));
+            close_handles(hs, nhandles);
+            return;
+        }
+    }
+    if (!c->held && !(c->held = malloc(HELD_MAX * sizeof(*c->held)))) {
+        nb_logf("virtio-blk: no memory to hold an answer: dropped");
+        close_handles(hs, nhandles);
+        return;
+    }
+    if (c->nheld == HELD_MAX || nbytes > sizeof(c->held[0].bytes) ||
+        nhandles > BLOCK_MAX_MSG_HANDLES) {
+        nb_logf("virtio-blk: too many answers held: dropped"); // not reached
+        close_handles(hs, nhandles);
+        return;
+    }
+    struct held *h = &c->held[c->nheld++];
+    memcpy(h->bytes, bytes, nbytes);
+    h->nbytes = nbytes;
+    h->nhandles = nhandles;
+    for (uint32_t i = 0; i < nhandles; i++)
+        h->handles[i] = hs[i];
+    if (!nb_wait_pending(&c->writable)) {
+        c->writable = (struct nb_wait){.object = c->ch,
+                                       .signals = SIGNAL_WRITABLE | SIGNAL_PEER_CLOSED,
+                                       .fn = on_writable,
+                                       .ctx = c};
+        if (nb_wait_start(&blk.loop, &c->writable) != OK) {
+            nb_logf("virtio-blk: cannot wait to answer: dropping the connection");
+            c->closed = true;
+            drop_held(c);
+        }
+    }
 }
 
 static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status_t st)
@@ -125,22 +220,24 @@ static void reply_status(struct conn *c, uint32_t ordinal, uint32_t txid, status
     if (s != OK)
         return;
     memcpy(buf, &txid, sizeof(txid));
-    struct nb_msg_out out = {.bytes = buf, .nbytes = m.nbytes};
-    if ((s = nb_channel_write(c->ch, &out)) != OK && s != ERR_PEER_CLOSED)
-        nb_logf("virtio-blk: reply: %s", status_str(s));
+    send_answer(c, buf, m.nbytes, NULL, 0);
 }
 
 static void watch_conn(struct conn *c);
 
+// Reads the connections that waited for a slot again, once enough are free
+// (blk_slots_resume_at).
 static void unblock(void)
 {
-    while (blk.blocked && blk.free_slots) {
+    if (blk.slots.nfree < blk_slots_resume_at(blk.nslots))
+        return;
+    while (blk.blocked) {
         struct conn *c = blk.blocked;
         blk.blocked = c->next_blocked;
         c->blocked = false;
         if (c->closed)
             conn_free_if_done(c);
-        else
+        else if (!c->nheld) // else once its answers are out (on_writable)
             watch_conn(c);
     }
 }
@@ -159,9 +256,8 @@ static void complete(struct slot *sl, status_t st)
             st = ERR_OUT_OF_RANGE;
     }
     reply_status(c, sl->ordinal, sl->txid, st);
-    sl->busy = false;
     sl->c = NULL;
-    blk.free_slots++;
+    blk_slot_put(&blk.slots, (unsigned)(sl - blk.slot));
     c->inflight--;
     conn_free_if_done(c);
 }
@@ -170,7 +266,7 @@ static void fail_all(void)
 {
     blk.dead = true;
     for (unsigned i = 0; i < blk.nslots; i++)
-        if (blk.slot[i].busy)
+        if (blk.slots.busy[i])
             complete(&blk.slot[i], ERR_IO);
 }
 
@@ -212,24 +308,24 @@ static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, sig
 // ---- Requests.
 static struct slot *take_slot(void)
 {
-    for (unsigned i = 0; i < blk.nslots; i++) {
-        if (!blk.slot[i].busy) {
-            blk.slot[i].busy = true;
-            blk.free_slots--;
-            return &blk.slot[i];
-        }
-    }
-    return NULL;
+    int i = blk_slot_take(&blk.slots);
+    return i < 0 ? NULL : &blk.slot[i];
 }
 
-static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_t count,
-                       uint64_t offset)
+static void put_slot(struct slot *sl)
 {
-    if (blk.dead)
+    blk_slot_put(&blk.slots, (unsigned)(sl - blk.slot));
+}
+
+// Adds sl's request (a slot taken by the caller: freed here on failure);
+// the device is notified at the end of the batch (kick_if_needed).
+static status_t submit(struct slot *sl, uint32_t ordinal, uint32_t type, uint64_t sector,
+                       uint32_t count, uint64_t offset)
+{
+    if (blk.dead) {
+        put_slot(sl);
         return ERR_IO;
-    struct slot *sl = take_slot();
-    if (!sl)
-        return ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    }
     struct conn *c = blk.cur;
     sl->c = c;
     sl->txid = blk.cur_txid;
@@ -254,14 +350,29 @@ static status_t submit(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_
     b[out + in++] = (struct nb_virtq_buf){sl->meta_pa + 32, 1};
     status_t s = nb_virtq_add(&blk.q, b, out, in, sl);
     if (s != OK) {
-        sl->busy = false;
-        blk.free_slots++;
+        sl->c = NULL;
+        put_slot(sl);
         return s == ERR_SHOULD_WAIT ? ERR_NO_RESOURCES : ERR_IO;
     }
     c->inflight++;
     blk.deferred = true;
-    nb_virtq_kick(&blk.q);
+    blk.kick = true;
     return OK;
+}
+
+static status_t submit_new(uint32_t ordinal, uint32_t type, uint64_t sector, uint32_t count)
+{
+    struct slot *sl = take_slot();
+    if (!sl)
+        return ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    return submit(sl, ordinal, type, sector, count, 0);
+}
+
+static void kick_if_needed(void)
+{
+    if (blk.kick && !blk.dead)
+        nb_virtq_kick(&blk.q);
+    blk.kick = false;
 }
 
 static status_t check_range(uint64_t sector, uint32_t count)
@@ -288,6 +399,8 @@ static status_t h_attach_vmo(void *ctx, handle_t vmo, struct nb_msg_in *reply)
     if (c->vmo != HANDLE_INVALID)
         nb_handle_close(c->vmo);
     c->vmo = vmo;
+    if (nb_vmo_get_size(vmo, &c->vmo_size) != OK)
+        c->vmo_size = 0;
     return block_attach_vmo_response_encode(reply, OK);
 }
 
@@ -302,24 +415,23 @@ static status_t h_rw(struct conn *c, uint32_t ordinal, uint64_t sector, uint32_t
         st = ERR_ACCESS_DENIED;
     if (st == OK && offset + bytes < offset)
         st = ERR_OUT_OF_RANGE;
-    if (st == OK) {
-        uint64_t size;
-        if (nb_vmo_get_size(c->vmo, &size) != OK || offset > size || size - offset < bytes)
-            st = ERR_OUT_OF_RANGE;
-    }
-    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL) {
-        // Peek at the slot submit will take, to fill its bounce buffer.
-        struct slot *sl = NULL;
-        for (unsigned i = 0; i < blk.nslots && !sl; i++)
-            if (!blk.slot[i].busy)
-                sl = &blk.slot[i];
-        if (!sl)
-            st = ERR_NO_RESOURCES;
-        else if (nb_vmo_read(c->vmo, sl->data.va, offset, bytes) != OK)
-            st = ERR_OUT_OF_RANGE;
+    // The size seen before saves a system call per request. A vmo that has
+    // grown since is asked again; one that has shrunk makes the copy fail
+    // (ERR_OUT_OF_RANGE all the same).
+    if (st == OK && (offset > c->vmo_size || c->vmo_size - offset < bytes) &&
+        (nb_vmo_get_size(c->vmo, &c->vmo_size) != OK || offset > c->vmo_size ||
+         c->vmo_size - offset < bytes))
+        st = ERR_OUT_OF_RANGE;
+    struct slot *sl = NULL;
+    if (st == OK && !(sl = take_slot()))
+        st = ERR_NO_RESOURCES; // not reached: connections wait for a free slot
+    if (st == OK && ordinal == BLOCK_WRITE_ORDINAL &&
+        nb_vmo_read(c->vmo, sl->data.va, offset, bytes) != OK) {
+        put_slot(sl);
+        st = ERR_OUT_OF_RANGE;
     }
     if (st == OK)
-        st = submit(ordinal, ordinal == BLOCK_READ_ORDINAL ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+        st = submit(sl, ordinal, ordinal == BLOCK_READ_ORDINAL ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
                     sector, count, offset);
     if (st == OK)
         return OK;
@@ -344,7 +456,7 @@ static status_t h_flush(void *ctx, struct nb_msg_in *reply)
     (void)ctx;
     if (!(blk.flags & BLOCK_FLAG_FLUSH))
         return block_flush_response_encode(reply, blk.dead ? ERR_IO : OK);
-    status_t st = submit(BLOCK_FLUSH_ORDINAL, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+    status_t st = submit_new(BLOCK_FLUSH_ORDINAL, VIRTIO_BLK_T_FLUSH, 0, 0);
     return st == OK ? OK : block_flush_response_encode(reply, st);
 }
 
@@ -357,7 +469,7 @@ static status_t h_discard(void *ctx, uint64_t sector, uint32_t count, struct nb_
     else if (st == OK && (blk.flags & BLOCK_FLAG_READ_ONLY))
         st = ERR_ACCESS_DENIED;
     if (st == OK)
-        st = submit(BLOCK_DISCARD_ORDINAL, VIRTIO_BLK_T_DISCARD, sector, count, 0);
+        st = submit_new(BLOCK_DISCARD_ORDINAL, VIRTIO_BLK_T_DISCARD, sector, count);
     return st == OK ? OK : block_discard_response_encode(reply, st);
 }
 
@@ -401,14 +513,24 @@ static bool is_devmgr_connect(const struct nb_msg_in *m)
     return h.ordinal == DEVMGR_CONNECT_ORDINAL;
 }
 
-static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+static void watch_off(struct conn *c)
 {
-    struct conn *c = w->ctx;
-    (void)loop;
+    if (c->watching)
+        nb_channel_watch_stop(&blk.loop, &c->watch);
+    c->watching = false;
+}
+
+static void read_requests(struct conn *c)
+{
     for (;;) {
-        if (blk.free_slots == 0) {
+        if (c->nheld) {
+            // Answers wait for room: no more requests until they are out.
+            watch_off(c);
+            return;
+        }
+        if (blk.slots.nfree == 0) {
             // Wait for a slot before reading more.
-            nb_channel_watch_stop(&blk.loop, &c->watch);
+            watch_off(c);
             c->blocked = true;
             c->next_blocked = NULL;
             struct conn **p = &blk.blocked;
@@ -462,30 +584,80 @@ static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
                 nb_handle_close(hs[i]);
             continue;
         }
-        if (r.nbytes) {
-            struct nb_msg_out out = {
-                .bytes = rbuf, .handles = rhs, .nbytes = r.nbytes, .nhandles = r.nhandles};
-            if ((s = nb_channel_write(c->ch, &out)) != OK) {
-                for (uint32_t i = 0; i < r.nhandles; i++)
-                    nb_handle_close(rhs[i]);
-            }
-        }
+        if (r.nbytes)
+            send_answer(c, rbuf, r.nbytes, rhs, r.nhandles);
     }
+}
+
+static void on_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    (void)loop;
+    read_requests(w->ctx);
+    kick_if_needed(); // one notification for what was read
 }
 
 static void on_closed(struct nb_loop *loop, struct nb_channel_watch *w)
 {
     struct conn *c = w->ctx;
     (void)loop;
+    c->watching = false; // a watch ends with the peer's close
     c->closed = true;
+    drop_held(c);
     conn_free_if_done(c);
 }
 
+// Room in the client's channel: the held answers go out in order; once all
+// are out the connection is read again (unless it waits for a slot).
+static void on_writable(struct nb_loop *loop, struct nb_wait *w, status_t status,
+                        signals_t observed)
+{
+    struct conn *c = w->ctx;
+    (void)loop;
+    if (status != OK || (observed & SIGNAL_PEER_CLOSED)) {
+        c->closed = true;
+        drop_held(c);
+        conn_free_if_done(c);
+        return;
+    }
+    unsigned sent = 0;
+    while (sent < c->nheld) {
+        struct held *h = &c->held[sent];
+        struct nb_msg_out out = {
+            .bytes = h->bytes, .handles = h->handles, .nbytes = h->nbytes, .nhandles = h->nhandles};
+        status_t s = nb_channel_write(c->ch, &out);
+        if (s == ERR_SHOULD_WAIT)
+            break;
+        if (s != OK) {
+            if (s != ERR_PEER_CLOSED)
+                nb_logf("virtio-blk: answer: %s", status_str(s));
+            close_handles(h->handles, h->nhandles);
+        }
+        sent++;
+    }
+    memmove(c->held, c->held + sent, (c->nheld - sent) * sizeof(*c->held));
+    c->nheld -= sent;
+    if (c->nheld) {
+        if (nb_wait_start(&blk.loop, &c->writable) != OK) {
+            c->closed = true;
+            drop_held(c);
+            conn_free_if_done(c);
+        }
+        return;
+    }
+    if (!c->blocked && !c->closed)
+        watch_conn(c);
+}
+
+// Starts reading c (nothing if it is being read: answers held while its
+// watch ran can go out before the watch is stopped).
 static void watch_conn(struct conn *c)
 {
+    if (c->watching)
+        return;
     c->watch = (struct nb_channel_watch){
         .channel = c->ch, .on_readable = on_readable, .on_peer_closed = on_closed, .ctx = c};
     status_t s = nb_channel_watch_start(&blk.loop, &c->watch);
+    c->watching = s == OK;
     if (s != OK) {
         nb_logf("virtio-blk: cannot watch a connection: %s", status_str(s));
         c->closed = true;
@@ -535,11 +707,9 @@ static status_t setup_device(void)
         blk.flags |= BLOCK_FLAG_DISCARD;
     if ((s = vdrv_queue(&blk.v, &blk.q, 0, QUEUE_WANT, &blk.ring)) != OK)
         return s;
-    blk.nslots = blk.q.size / 3;
-    if (blk.nslots > MAX_SLOTS)
-        blk.nslots = MAX_SLOTS;
+    blk.nslots = blk_slots_for_queue(blk.q.size, MAX_SLOTS);
     if (blk.nslots == 0)
-        return ERR_NOT_SUPPORTED;
+        return ERR_NOT_SUPPORTED; // a queue too small for one request
     if ((s = vdrv_dma_alloc(&blk.v, (size_t)blk.nslots * SLOT_META, &blk.meta)) != OK)
         return s;
     for (unsigned i = 0; i < blk.nslots; i++) {
@@ -548,7 +718,7 @@ static status_t setup_device(void)
         if ((s = vdrv_dma_alloc(&blk.v, SLOT_BYTES, &blk.slot[i].data)) != OK)
             return s;
     }
-    blk.free_slots = blk.nslots;
+    blk_slots_init(&blk.slots, blk.nslots);
     nb_virtio_driver_ok(d);
     return OK;
 }

@@ -12,12 +12,20 @@
 //
 // Then, by the command line's words after `--` (Linux passes them in argv):
 //   probes   exec /lbench --exit (the probes; they end QEMU themselves)
+//   blk ARGS exec /lblk --exit ARGS /dev/vda (the block benchmark), after
+//            loading the modules /modules/order lists (one file name a
+//            line: Debian builds virtio-pci and virtio-blk as modules) and
+//            mounting devtmpfs on /dev, proc on /proc and sysfs on /sys; `linuxbench: blk
+//            failed: WHY` and
+//            QEMU's end if that goes wrong
 //   hold     stay (sleep) until QEMU is killed
 //   (none)   end QEMU at once through isa-debug-exit
 // The kernel opens /dev/console (in the initramfs) as fds 0, 1 and 2.
 // Anywhere but PID 1 (the tests run it on the host) it prints the first line
 // only, and `probes` or the end return instead of touching the machine.
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +33,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +66,46 @@ static void print_idle(void)
     umount("/proc");
 }
 
+// Loads the modules of /modules/order and waits for /dev/vda; 0 when it
+// is there.
+static int blk_prepare(void)
+{
+    mkdir("/dev", 0755);
+    if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0) {
+        perror("linuxbench: blk failed: mount devtmpfs");
+        return -1;
+    }
+    mkdir("/proc", 0555); // for lblk's cpu_busy_ns (/proc/stat)
+    if (mount("proc", "/proc", "proc", 0, NULL) != 0)
+        perror("linuxbench: mount /proc");
+    mkdir("/sys", 0555); // and its dev_requests (/sys/block/vda/stat)
+    if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0)
+        perror("linuxbench: mount /sys");
+    FILE *order = fopen("/modules/order", "r");
+    char name[128], path[160];
+    while (order && fgets(name, sizeof(name), order)) {
+        name[strcspn(name, "\n")] = 0;
+        if (!name[0])
+            continue;
+        snprintf(path, sizeof(path), "/modules/%s", name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) != 0) {
+            printf("linuxbench: blk failed: loading %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        close(fd);
+    }
+    if (order)
+        fclose(order);
+    for (int i = 0; i < 2000; i++) { // 20 s: the disk appears asynchronously
+        if (access("/dev/vda", F_OK) == 0)
+            return 0;
+        usleep(10000);
+    }
+    printf("linuxbench: blk failed: no /dev/vda\n");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t tsc = rdtsc();
@@ -79,6 +128,21 @@ int main(int argc, char **argv)
             char *env[] = {NULL};
             execve(args[0], args, env);
             perror("linuxbench: exec /lbench");
+        } else if (!strcmp(argv[i], "blk") && guest) {
+            char *args[40] = {"/lblk", "--exit"};
+            int na = 2;
+            for (int k = i + 1; k < argc && na < 38; k++)
+                args[na++] = argv[k];
+            args[na++] = "/dev/vda";
+            args[na] = NULL;
+            char *env[] = {NULL};
+            if (blk_prepare() == 0) {
+                fflush(stdout);
+                execve(args[0], args, env);
+                perror("linuxbench: blk failed: exec /lblk");
+            }
+            fflush(stdout);
+            break;
         } else if (!strcmp(argv[i], "hold")) {
             for (;;)
                 pause();

@@ -193,6 +193,105 @@ static void blk_connect(struct ktest *t)
     nb_handle_close(c2);
 }
 
+// The attached vmo's size is checked as it is now: a vmo that grew takes
+// requests past its old end, one that shrank refuses them.
+static void blk_vmo_resize(struct ktest *t)
+{
+    status_t st;
+    handle_t c2, v2, dup2;
+    ASSERT_OK(block_connect(&ct.tr, &st, &c2));
+    ASSERT_OK(st);
+    ASSERT_OK(nb_vmo_create(4096, &v2));
+    struct nb_channel_transport ct2;
+    static uint8_t buf2[BLOCK_MAX_MSG_BYTES + 64];
+    nb_channel_transport_init(&ct2, c2, buf2, sizeof(buf2));
+    ct2.timeout_ns = WAIT_LIMIT;
+    ASSERT_OK(nb_handle_duplicate(v2, RIGHT_SAME_RIGHTS, &dup2));
+    ASSERT_OK(block_attach_vmo(&ct2.tr, dup2, &st));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    ASSERT_OK(nb_vmo_set_size(v2, 8192));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_OK(st);
+    uint8_t sec[512];
+    ASSERT_OK(nb_vmo_read(v2, sec, 4096, sizeof(sec)));
+    EXPECT_EQ(sec[5], pattern_byte(1, 5));
+    ASSERT_OK(nb_vmo_set_size(v2, 4096));
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    ASSERT_OK(block_write(&ct2.tr, 1, 1, 4096, &st));
+    EXPECT_STATUS(st, ERR_OUT_OF_RANGE);
+    nb_handle_close(c2);
+    nb_handle_close(v2);
+}
+
+// More requests than the client's channel holds answers for, written
+// before reading any: the driver holds the answers that find the channel
+// full and sends them as it empties. Every request is answered once.
+static void blk_answers_wait(struct ktest *t)
+{
+    enum { N = 200 }; // > CHAN_QUEUE_MAX_MSGS (128)
+    status_t st;
+    handle_t c2, v2, dup2;
+    ASSERT_OK(block_connect(&ct.tr, &st, &c2));
+    ASSERT_OK(st);
+    ASSERT_OK(nb_vmo_create(4096, &v2));
+    struct nb_channel_transport ct2;
+    static uint8_t buf2[BLOCK_MAX_MSG_BYTES + 64];
+    nb_channel_transport_init(&ct2, c2, buf2, sizeof(buf2));
+    ct2.timeout_ns = WAIT_LIMIT;
+    ASSERT_OK(nb_handle_duplicate(v2, RIGHT_SAME_RIGHTS, &dup2));
+    ASSERT_OK(block_attach_vmo(&ct2.tr, dup2, &st));
+    ASSERT_OK(st);
+    uint32_t sent = 0;
+    uint64_t give_up = nb_deadline_after(5 * NB_NSEC_PER_SEC);
+    while (sent < N && nb_now() < give_up) {
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in req = {.bytes = m, .bytes_cap = sizeof(m)};
+        ASSERT_OK(block_read_request_encode(&req, 1 + sent % 8, 1, (sent % 8) * 512));
+        uint32_t txid = 1 + sent;
+        memcpy(m, &txid, sizeof(txid));
+        struct nb_msg_out out = {.bytes = m, .nbytes = req.nbytes};
+        status_t s = nb_channel_write(c2, &out);
+        if (s == ERR_SHOULD_WAIT) { // the driver's queue is full: it is holding answers
+            nb_nanosleep(nb_deadline_after(10 * NB_NSEC_PER_MSEC));
+            continue;
+        }
+        ASSERT_OK(s);
+        sent++;
+    }
+    EXPECT_GT(sent, 128u);
+    // Time for the driver to answer what it can, filling this channel.
+    nb_nanosleep(nb_deadline_after(NB_NSEC_PER_SEC));
+    static bool seen[N];
+    memset(seen, 0, sizeof(seen));
+    uint32_t got = 0;
+    while (got < sent) {
+        signals_t obs;
+        status_t s =
+            nb_object_wait_one(c2, SIGNAL_READABLE, nb_deadline_after(5 * NB_NSEC_PER_SEC), &obs);
+        if (s != OK)
+            break; // an answer was lost
+        uint8_t m[BLOCK_MAX_MSG_BYTES];
+        struct nb_msg_in in = {.bytes = m, .bytes_cap = sizeof(m)};
+        ASSERT_OK(nb_channel_read(c2, &in));
+        ASSERT_OK(block_read_response_decode(&in, &st));
+        EXPECT_OK(st);
+        uint32_t txid;
+        memcpy(&txid, m, sizeof(txid));
+        ASSERT_TRUE(txid >= 1 && txid <= sent);
+        EXPECT_FALSE(seen[txid - 1]);
+        seen[txid - 1] = true;
+        got++;
+    }
+    EXPECT_EQ(got, sent);
+    // The connection still works.
+    ASSERT_OK(block_read(&ct2.tr, 1, 1, 0, &st));
+    EXPECT_OK(st);
+    nb_handle_close(c2);
+    nb_handle_close(v2);
+}
+
 static void blk_mark_and_flush(struct ktest *t)
 {
     uint8_t sec[512] = {0};
@@ -453,8 +552,8 @@ static void blk_kill_in_flight(struct ktest *t)
 
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
-            KTEST_CASE(blk_command), KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng),
-            KTEST_CASE(blk_kill_in_flight));
+            KTEST_CASE(blk_vmo_resize), KTEST_CASE(blk_answers_wait), KTEST_CASE(blk_command),
+            KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng), KTEST_CASE(blk_kill_in_flight));
 
 // The driver's resources: given by init, or derived from root_resource.
 static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
