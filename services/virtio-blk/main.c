@@ -102,7 +102,7 @@ static struct {
     unsigned nslots;
     bool kick; // requests were added since the last notification
     struct nb_loop loop;
-    struct nb_wait irq_wait;
+    struct vdrv_irq irq;
     uint64_t sectors;
     uint32_t block_size, flags;
     bool dead;
@@ -287,22 +287,6 @@ static void drain(void)
         complete(cookie, s == OK ? OK : ERR_IO);
     }
     unblock();
-}
-
-static void on_irq(struct nb_loop *loop, struct nb_wait *w, status_t status, signals_t observed)
-{
-    (void)observed;
-    if (status != OK) {
-        nb_logf("virtio-blk: interrupt wait: %s", status_str(status));
-        nb_loop_quit(loop);
-        return;
-    }
-    vdrv_irq_status(&blk.v);
-    drain();
-    vdrv_irq_ack(&blk.v);
-    drain();
-    if (nb_wait_start(loop, w) != OK)
-        nb_loop_quit(loop);
 }
 
 // ---- Requests.
@@ -744,12 +728,9 @@ int main(int argc, char **argv)
     }
     if ((s = nb_loop_init(&blk.loop)) != OK)
         return 1;
-    blk.irq_wait = (struct nb_wait){.object = blk.v.irq, .signals = SIGNAL_SIGNALED, .fn = on_irq};
-    if ((s = nb_wait_start(&blk.loop, &blk.irq_wait)) != OK) {
-        nb_logf("virtio-blk: cannot wait: %s", status_str(s));
+    blk.irq = (struct vdrv_irq){.v = &blk.v, .loop = &blk.loop, .serve = drain};
+    if (vdrv_irq_start(&blk.irq) != OK)
         return 1;
-    }
-    vdrv_irq_ack(&blk.v);
     if (!conn_new(service))
         return 1;
     nb_logf("virtio-blk: %llu sectors (%s%s%s), %u requests in flight, %s",
