@@ -53,7 +53,7 @@ static int mix_worker(void *arg)
     uint64_t deadline = clock_monotonic_ns() + 2000000000ull;
     while (__atomic_load_n(m->arrived, __ATOMIC_ACQUIRE) < m->ncpus &&
            clock_monotonic_ns() < deadline)
-        arch_cpu_relax();
+        thread_yield(); // the test thread may share this CPU: let it start the others
     // Every worker prints until all have printed MIX_ROUNDS lines, so each
     // one's lines overlap the others' however the host schedules the vCPUs.
     unsigned i = 0;

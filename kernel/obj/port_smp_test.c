@@ -12,6 +12,7 @@
 #include "obj/port.h"
 #include "obj/signal.h"
 #include "sched/clock.h"
+#include "sched/ktest_cpu.h"
 #include "sched/thread.h"
 
 #define RACE_ROUNDS   1500
@@ -69,10 +70,10 @@ static int race_worker(void *arg)
     }
 }
 
-static void port_close_races_binding_fire(struct ktest *t)
+// On CPU 0 (ktest_run_on_cpu0), against the worker pinned to CPU 1: both
+// spin, so they must not share a CPU.
+static void race_body(struct ktest *t)
 {
-    if (arch_cpu_count() < 2)
-        KTEST_SKIP("needs 2 CPUs online");
     struct obj_baseline b;
     static struct race r;
     struct thread *th;
@@ -87,12 +88,15 @@ static void port_close_races_binding_fire(struct ktest *t)
     unsigned round = 0, counts[RACE_VARIANTS] = {0};
     for (; round < RACE_ROUNDS && clock_monotonic_ns() < end; round++) {
         unsigned v = round % RACE_VARIANTS;
-        ASSERT_OK(port_create(&race_tab, &r.port));
-        ASSERT_OK(event_create(&race_tab, &r.ev));
-        ASSERT_OK(port_bind(&race_tab, r.port, r.ev, 1, SIGNAL_SIGNALED, PORT_BIND_ONCE));
-        ASSERT_OK(port_bind(&race_tab, r.port, r.ev, 2, SIGNAL_USER0, PORT_BIND_EDGE));
-        if (v == 3 || v == 4) // the trigger is up before the bind / a packet is queued
-            ASSERT_OK(obj_signal(&race_tab, r.ev, 0, SIGNAL_SIGNALED | SIGNAL_USER0));
+        // (v 3, 4: the trigger is up before the bind / a packet is queued.)
+        if (port_create(&race_tab, &r.port) != OK || event_create(&race_tab, &r.ev) != OK ||
+            port_bind(&race_tab, r.port, r.ev, 1, SIGNAL_SIGNALED, PORT_BIND_ONCE) != OK ||
+            port_bind(&race_tab, r.port, r.ev, 2, SIGNAL_USER0, PORT_BIND_EDGE) != OK ||
+            ((v == 3 || v == 4) &&
+             obj_signal(&race_tab, r.ev, 0, SIGNAL_SIGNALED | SIGNAL_USER0) != OK)) {
+            KTEST_FAIL_(t, "round %u (variant %u): set-up failed", round, v);
+            break; // the worker is stopped below; the table goes with its handles
+        }
         r.variant = v;
         __atomic_store_n(&r.gen, round + 1, __ATOMIC_RELEASE);
         race_delay((round * 7) % 41);
@@ -100,8 +104,14 @@ static void port_close_races_binding_fire(struct ktest *t)
             (void)port_cancel(&race_tab, r.port, r.ev, 1);
         else
             EXPECT_OK(handle_close(&race_tab, r.port));
-        while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) != round + 1)
+        uint64_t stuck = clock_monotonic_ns() + 5000000000ull;
+        while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) != round + 1 &&
+               clock_monotonic_ns() < stuck)
             arch_cpu_relax();
+        if (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) != round + 1) {
+            KTEST_FAIL_(t, "round %u (variant %u): the worker did not finish in 5 s", round, v);
+            break;
+        }
         if (v == 2)
             EXPECT_OK(handle_close(&race_tab, r.port));
         if (v != 1)
@@ -120,6 +130,13 @@ static void port_close_races_binding_fire(struct ktest *t)
         EXPECT_GT(counts[v], 0u);
     handle_table_destroy(&race_tab);
     objtest_expect_baseline(t, &b);
+}
+
+static void port_close_races_binding_fire(struct ktest *t)
+{
+    if (arch_cpu_count() < 2)
+        KTEST_SKIP("needs 2 CPUs online");
+    ktest_run_on_cpu0(t, race_body);
 }
 
 KTEST_SUITE(port_smp, KTEST_CASE(port_close_races_binding_fire), );
