@@ -5,6 +5,7 @@
 #include "arch.h"
 #include "init/cmdline.h"
 #include "init/crash.h"
+#include "lib/klog.h"
 #include "lib/panic.h"
 #include "lib/printk.h"
 #include "lib/fmt.h"
@@ -54,6 +55,7 @@ void panic(const char *fmt, ...)
 {
     char msg[200];
     va_list ap;
+    printk_panic_begin();
     va_start(ap, fmt);
     kvsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);

@@ -9,7 +9,13 @@
 #include "lib/string.h"
 #include "sched/clock.h"
 
+// printk_lock serialises the log ring and the console: a printk record
+// (prefix, text, newline), a chunk of a user write and a piece of KTAP each
+// go out whole, never mixed with another CPU's. See console_lock for the
+// cases where it is not taken.
 static struct spinlock printk_lock = SPINLOCK_INIT("printk");
+static int lock_cpu = -1; // CPU holding printk_lock, -1 none (written by the holder)
+static bool panicking;    // printk_panic_begin() was called (atomic)
 static int console_level = LOG_INFO;
 static console_sink_fn console_sinks[CONSOLE_MAX_SINKS]; // (printk_lock)
 static size_t nconsole_sinks;                            // (printk_lock)
@@ -19,11 +25,66 @@ void klog_set_console_level(int level)
     console_level = level;
 }
 
-void console_write(const char *s, size_t n)
+// How long a printk during a panic waits for printk_lock: long enough for
+// a line another CPU is emitting, bounded so a holder that never lets go
+// (the panicking CPU itself, or a CPU stopped mid-line) cannot hang it.
+#define PANIC_LOCK_SPINS 1000000
+
+void printk_panic_begin(void)
+{
+    __atomic_store_n(&panicking, true, __ATOMIC_SEQ_CST);
+}
+
+// Takes printk_lock with interrupts off; returns whether it is held. It is
+// not taken, and the caller emits without it (its line may then mix with
+// another, but is neither lost nor a deadlock), when this CPU already holds
+// it (a fault or NMI inside printk reporting itself) or when a panic is in
+// progress and the lock stays busy for PANIC_LOCK_SPINS.
+static bool console_lock(irqstate_t *s)
+{
+    *s = arch_irq_save();
+    if (spin_trylock_fast(&printk_lock))
+        goto held;
+    if (__atomic_load_n(&lock_cpu, __ATOMIC_RELAXED) == (int)arch_cpu_index())
+        return false;
+    if (__atomic_load_n(&panicking, __ATOMIC_ACQUIRE)) {
+        for (int i = 0; i < PANIC_LOCK_SPINS; i++) {
+            if (spin_trylock_fast(&printk_lock))
+                goto held;
+            arch_cpu_relax();
+        }
+        return false;
+    }
+    arch_irq_restore(*s); // the slow path may halt with interrupts on if they were
+    spin_lock_slow(&printk_lock, true);
+held:
+    __atomic_store_n(&lock_cpu, (int)arch_cpu_index(), __ATOMIC_RELAXED);
+    return true;
+}
+
+static void console_unlock(bool held, irqstate_t s)
+{
+    if (held) {
+        __atomic_store_n(&lock_cpu, -1, __ATOMIC_RELAXED);
+        spin_unlock(&printk_lock);
+    }
+    arch_irq_restore(s);
+}
+
+// The UART and every sink. Caller holds printk_lock (or bypasses it).
+static void console_emit(const char *s, size_t n)
 {
     uart_write(s, n);
     for (size_t i = 0; i < nconsole_sinks; i++)
         console_sinks[i](s, n);
+}
+
+void console_write(const char *s, size_t n)
+{
+    irqstate_t st;
+    bool held = console_lock(&st);
+    console_emit(s, n);
+    console_unlock(held, st);
 }
 
 // One log record as the console shows it: "[    1.000000] text\n".
@@ -43,7 +104,8 @@ status_t console_add_sink(console_sink_fn write)
 {
     static struct klog_entry e; // (printk_lock): too big for an early stack
     status_t st = ERR_NO_RESOURCES;
-    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    irqstate_t s;
+    bool held = console_lock(&s);
     if (nconsole_sinks < CONSOLE_MAX_SINKS) {
         for (uint64_t seq = 0; klog_read(&seq, &e);)
             if (e.level <= console_level)
@@ -51,7 +113,7 @@ status_t console_add_sink(console_sink_fn write)
         console_sinks[nconsole_sinks++] = write;
         st = OK;
     }
-    spin_unlock_irqrestore(&printk_lock, s);
+    console_unlock(held, s);
     return st;
 }
 
@@ -67,11 +129,12 @@ void printk_line(int level, const char *text, size_t len, bool always_echo)
     len = MIN(len, (size_t)KLOG_LINE_MAX - 1);
     uint64_t ts = clock_monotonic_ns();
 
-    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    irqstate_t s;
+    bool held = console_lock(&s);
     klog_append(level, ts, text, len);
     if (always_echo || level <= console_level)
-        echo_record(console_write, ts, text, len);
-    spin_unlock_irqrestore(&printk_lock, s);
+        echo_record(console_emit, ts, text, len);
+    console_unlock(held, s);
     void (*hook)(int) = __atomic_load_n(&append_hook, __ATOMIC_ACQUIRE);
     if (hook)
         hook(level);
@@ -89,17 +152,19 @@ void vprintk(int level, const char *fmt, va_list ap)
 
 int klog_fetch(uint64_t *seq, struct klog_entry *out)
 {
-    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    irqstate_t s;
+    bool held = console_lock(&s);
     int found = klog_read(seq, out);
-    spin_unlock_irqrestore(&printk_lock, s);
+    console_unlock(held, s);
     return found;
 }
 
 uint64_t klog_fetch_next_seq(void)
 {
-    irqstate_t s = spin_lock_irqsave(&printk_lock);
+    irqstate_t s;
+    bool held = console_lock(&s);
     uint64_t seq = klog_next_seq();
-    spin_unlock_irqrestore(&printk_lock, s);
+    console_unlock(held, s);
     return seq;
 }
 
@@ -115,7 +180,5 @@ void printk(int level, const char *fmt, ...)
 // any KTAP reader can parse it.
 void ktest_output(const char *s)
 {
-    irqstate_t st = spin_lock_irqsave(&printk_lock);
     console_write(s, strlen(s));
-    spin_unlock_irqrestore(&printk_lock, st);
 }

@@ -590,6 +590,12 @@ size_t slab_stats(struct slab_cache_stats *out, size_t max)
     return n + 1;
 }
 
+void slab_report_foreign(const char *owner, const void *p, const char *what)
+{
+    __atomic_fetch_add(&slab_errors, 1, __ATOMIC_RELAXED);
+    pr_err("slab: %s: %s: %p\n", owner, what, p);
+}
+
 uint64_t slab_error_count(void)
 {
     return __atomic_load_n(&slab_errors, __ATOMIC_RELAXED);

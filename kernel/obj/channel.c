@@ -14,6 +14,7 @@
 // the reply when the server will block for its next request. Small messages
 // come from a fixed pool (msg_pool) instead of the heap.
 #include "obj/channel.h"
+#include "lib/compiler.h"
 #include "lib/printk.h"
 #include "lib/string.h"
 #include "mm/slab.h"
@@ -29,12 +30,22 @@ struct chan_msg {
     uint32_t nhandles;       // handles owned by the message
     struct handle **handles; // same allocation
     unsigned char *data;
-    bool pooled; // from msg_pool
+    bool pooled;    // from msg_pool
+    uint8_t hslots; // pooled: handle slots it may write (the nhandles asked for)
 };
 
 // Messages of up to MSG_POOL_BYTES and MSG_POOL_HANDLES come from a fixed
 // pool, so a call costs no heap allocation; when all are in use the heap
 // serves. Static storage: the heap's leak checks do not see it.
+//
+// With SLAB_POISON the pool keeps the heap's write-after-free check: a free
+// pooled message is SLAB_POISON_BYTE from m.nbytes to its end (only m.node,
+// the free list link, is live). To stay cheap, pool_put poisons only what a
+// message can have written (its header fields, the handle slots it asked
+// for, its bytes rounded up to 8) and pool_take checks only what the new
+// message will overwrite (header, its handle slots and bytes): a stray write
+// further in stays visible until a larger message takes the slot. A broken
+// pattern is reported like the heap's (slab_report_foreign).
 #define MSG_POOL_SIZE    64
 #define MSG_POOL_BYTES   256
 #define MSG_POOL_HANDLES 4
@@ -51,6 +62,14 @@ static struct {
     bool ready;            // (lock) free list filled
     struct pooled_msg msgs[MSG_POOL_SIZE];
 } msg_pool = {.lock = SPINLOCK_INIT("chan-msg-pool")};
+
+#define POOL_POISON_WORD (0x0101010101010101ull * SLAB_POISON_BYTE)
+// Poisoned header fields: struct chan_msg from nbytes up to handles[0].
+#define POOL_HDR_OFF   offsetof(struct pooled_msg, m.nbytes)
+#define POOL_HDR_BYTES (offsetof(struct pooled_msg, handles) - POOL_HDR_OFF)
+_Static_assert(POOL_HDR_OFF % 8 == 0 && offsetof(struct pooled_msg, handles) % 8 == 0 &&
+                   offsetof(struct pooled_msg, data) % 8 == 0 && MSG_POOL_BYTES % 8 == 0,
+               "pool poison works in words");
 
 // What a write looks up before anything moves; kept apart from the message,
 // which the reader may free as soon as it is delivered.
@@ -115,16 +134,62 @@ static struct chan_ep *peer_of(struct chan_ep *e)
 
 // ---- messages ----
 
-// A pooled message, or NULL when the pool is empty.
-static struct chan_msg *pool_take(void)
+// Word loops rather than memset: the spans are short (a 64-byte call message
+// is 8 words) and a string instruction's start-up would cost more.
+static inline __attribute__((always_inline)) void poison_words(void *p, size_t bytes)
+{
+    uint64_t *w = p;
+
+#pragma GCC unroll 4
+    for (size_t i = 0; i < bytes / 8; i++)
+        w[i] = POOL_POISON_WORD;
+}
+
+// Poisons what a pooled message can have written. The attribute keeps gcc
+// from turning the word loops back into memset calls.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+pool_poison(struct pooled_msg *pm, uint32_t hslots, uint32_t nbytes)
+{
+    poison_words((char *)pm + POOL_HDR_OFF, POOL_HDR_BYTES);
+    poison_words(pm->handles, hslots * sizeof(pm->handles[0]));
+    poison_words(pm->data, ALIGN_UP(nbytes, 8));
+}
+
+// Nonzero unless every word of p[0..bytes) is poison (no early exit: this is
+// a hot path and the pattern is nearly always intact).
+static uint64_t poison_broken(const void *p, size_t bytes)
+{
+    const uint64_t *w = p;
+    uint64_t acc = 0;
+
+#pragma GCC unroll 4
+    for (size_t i = 0; i < bytes / 8; i++)
+        acc |= w[i] ^ POOL_POISON_WORD;
+    return acc;
+}
+
+// Checks what a message taken from the pool will overwrite.
+static void pool_check(struct pooled_msg *pm, uint32_t hslots, uint32_t nbytes)
+{
+    if (poison_broken((char *)pm + POOL_HDR_OFF, POOL_HDR_BYTES) |
+        poison_broken(pm->handles, hslots * sizeof(pm->handles[0])) |
+        poison_broken(pm->data, ALIGN_UP(nbytes, 8)))
+        slab_report_foreign("chan-msg-pool", pm, "object written after it was freed");
+}
+
+// A pooled message for nhandles handles and nbytes bytes, or NULL when the pool is empty.
+static struct chan_msg *pool_take(uint32_t nhandles, uint32_t nbytes)
 {
     struct list_node *n = NULL;
 
     irqstate_t s = spin_lock_irqsave(&msg_pool.lock);
     if (!msg_pool.ready) {
         list_init(&msg_pool.free);
-        for (int i = 0; i < MSG_POOL_SIZE; i++)
+        for (int i = 0; i < MSG_POOL_SIZE; i++) {
+            if (SLAB_POISON)
+                pool_poison(&msg_pool.msgs[i], MSG_POOL_HANDLES, MSG_POOL_BYTES);
             list_add_tail(&msg_pool.free, &msg_pool.msgs[i].m.node);
+        }
         msg_pool.ready = true;
     }
     n = list_pop_head(&msg_pool.free);
@@ -133,14 +198,19 @@ static struct chan_msg *pool_take(void)
         return NULL;
     struct pooled_msg *pm =
         container_of(list_entry(n, struct chan_msg, node), struct pooled_msg, m);
+    if (SLAB_POISON)
+        pool_check(pm, nhandles, nbytes);
     pm->m.handles = pm->handles;
     pm->m.data = pm->data;
     pm->m.pooled = true;
+    pm->m.hslots = (uint8_t)nhandles;
     return &pm->m;
 }
 
 static void pool_put(struct chan_msg *m)
 {
+    if (SLAB_POISON)
+        pool_poison(container_of(m, struct pooled_msg, m), m->hslots, m->nbytes);
     irqstate_t s = spin_lock_irqsave(&msg_pool.lock);
     list_add_head(&msg_pool.free, &m->node);
     spin_unlock_irqrestore(&msg_pool.lock, s);
@@ -151,7 +221,7 @@ static struct chan_msg *msg_new(uint32_t nbytes, uint32_t nhandles)
     struct chan_msg *m = NULL;
 
     if (nbytes <= MSG_POOL_BYTES && nhandles <= MSG_POOL_HANDLES)
-        m = pool_take();
+        m = pool_take(nhandles, nbytes);
     if (!m) {
         m = kmalloc(sizeof(*m) + sizeof(struct handle *) * nhandles + nbytes);
         if (!m)

@@ -2,6 +2,7 @@
 // Tests of channels: messages with bytes and handles, handle moves and
 // their failure atomicity, limits and back-pressure, peer closure, and call.
 #include "lib/string.h"
+#include "mm/slab.h"
 #include "obj/channel.h"
 #include "obj/event.h"
 #include "obj/objtest.h"
@@ -604,6 +605,44 @@ static void chan_many_small_messages(struct ktest *t)
     objtest_expect_baseline(t, &b);
 }
 
+// The small-message pool keeps the heap's write-after-free check: a write
+// into a freed pooled message is reported (slab_error_count) when the slot is
+// handed out again, at once if the new message covers the written byte, else
+// when a larger one takes the slot; a clean reuse reports nothing.
+static void chan_pool_use_after_free_detected(struct ktest *t)
+{
+    if (!SLAB_POISON)
+        KTEST_SKIP("built without SLAB_POISON");
+    struct chan_msg *a = chan_msg_alloc(16);
+    ASSERT_NOT_NULL(a);
+    volatile unsigned char *data = chan_msg_data(a);
+    uint64_t errors = slab_error_count();
+    memset(chan_msg_data(a), 0x5a, 16);
+    chan_msg_free(a);
+    struct chan_msg *b = chan_msg_alloc(16); // the pool is LIFO: a again, clean
+    ASSERT_EQ(b, a);
+    EXPECT_EQ(slab_error_count(), errors);
+    chan_msg_free(b);
+    data[3] = 1; // the bug: a write after free
+    b = chan_msg_alloc(16);
+    ASSERT_EQ(b, a);
+    EXPECT_EQ(slab_error_count(), errors + 1);
+    chan_msg_free(b);
+    data[200] = 1; // past what a 16-byte message checks...
+    b = chan_msg_alloc(16);
+    ASSERT_EQ(b, a);
+    EXPECT_EQ(slab_error_count(), errors + 1);
+    chan_msg_free(b);
+    b = chan_msg_alloc(256); // ...until a message that large takes the slot
+    ASSERT_EQ(b, a);
+    EXPECT_EQ(slab_error_count(), errors + 2);
+    chan_msg_free(b);
+    b = chan_msg_alloc(256); // freeing poisoned it again
+    ASSERT_EQ(b, a);
+    EXPECT_EQ(slab_error_count(), errors + 2);
+    chan_msg_free(b);
+}
+
 KTEST_SUITE(channel, KTEST_CASE(chan_bytes_round_trip),
             KTEST_CASE(chan_handles_move_between_tables),
             KTEST_CASE(chan_failed_write_moves_nothing), KTEST_CASE(chan_size_limits),
@@ -612,4 +651,5 @@ KTEST_SUITE(channel, KTEST_CASE(chan_bytes_round_trip),
             KTEST_CASE(chan_call_times_out_and_reply_queues), KTEST_CASE(chan_call_gets_its_reply),
             KTEST_CASE(chan_call_peer_closes), KTEST_CASE(chan_call_own_close_cancels),
             KTEST_CASE(chan_reader_woken_by_write), KTEST_CASE(chan_reply_wait_serves_calls),
-            KTEST_CASE(chan_reply_wait_errors), KTEST_CASE(chan_many_small_messages), );
+            KTEST_CASE(chan_reply_wait_errors), KTEST_CASE(chan_many_small_messages),
+            KTEST_CASE(chan_pool_use_after_free_detected), );

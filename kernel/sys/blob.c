@@ -39,7 +39,7 @@ bool user_mode_works(void)
         return known;
     struct process *p;
     known = 0;
-    if (process_create_kernel("probe", &p) != OK)
+    if (process_create_kernel_nopid("probe", &p) != OK)
         return false;
     size_t n = (size_t)((uintptr_t)utprog_exit42_end - (uintptr_t)utprog_exit42);
     if (process_load_blob(p, utprog_exit42, n) == OK &&

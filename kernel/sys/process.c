@@ -76,7 +76,7 @@ static const struct kobject_ops uthread_ops = {
     .destroy = uthread_destroy,
 };
 
-status_t process_create_kernel(const char *name, struct process **out)
+static status_t process_new(const char *name, bool with_pid, struct process **out)
 {
     struct process *p = kzalloc(sizeof(*p));
     if (!p)
@@ -90,7 +90,7 @@ status_t process_create_kernel(const char *name, struct process **out)
     }
     obj_init(&p->obj, &process_ops, NULL);
     kstrlcpy(p->name, name, sizeof(p->name));
-    p->pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+    p->pid = with_pid ? __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED) : 0;
     p->state = NB_PROCESS_NEW;
     list_init(&p->threads);
     irqstate_t s = spin_lock_irqsave(&procs_lock);
@@ -99,6 +99,16 @@ status_t process_create_kernel(const char *name, struct process **out)
     spin_unlock_irqrestore(&procs_lock, s);
     *out = p;
     return OK;
+}
+
+status_t process_create_kernel(const char *name, struct process **out)
+{
+    return process_new(name, true, out);
+}
+
+status_t process_create_kernel_nopid(const char *name, struct process **out)
+{
+    return process_new(name, false, out);
 }
 
 status_t process_create(struct handle_table *t, const char *name, handle_t *out)
@@ -417,6 +427,8 @@ size_t process_list(struct nb_process_info *out, size_t max)
 status_t process_get_by_pid(uint64_t pid, struct process **out)
 {
     struct process *found = NULL;
+    if (pid == 0)
+        return ERR_NOT_FOUND; // processes without an id
     irqstate_t s = spin_lock_irqsave(&procs_lock);
     list_for_each(it, &all_procs)
     {

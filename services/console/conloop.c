@@ -6,6 +6,7 @@
 
 #include "nb/debug.h"
 #include "nb/syscall.h"
+#include "nb/time.h"
 
 // The watches of one terminal.
 struct io_term {
@@ -13,6 +14,7 @@ struct io_term {
     struct con_term *t;
     struct nb_channel_watch data, control;
     struct nb_wait writable;
+    bool control_paused; // control watch stopped until the back-off timer
 };
 
 // A client channel devmgr connected (docs/DEVICES.md, "the connect convention").
@@ -20,6 +22,7 @@ struct conloop_client {
     struct conloop *cl;
     struct conloop_client *next;
     struct nb_channel_watch watch;
+    bool paused; // watch stopped until the back-off timer
 };
 
 // ---- con_ops over the kernel ----
@@ -216,6 +219,68 @@ static void op_connect(void *ctx, handle_t client)
     cl->nclients++;
 }
 
+// ---- Backing off (con_ops.backoff) ----
+
+// Restarts *w if *paused; true if it has to wait for another round.
+static bool resume(struct nb_loop *loop, struct nb_channel_watch *w, bool *paused)
+{
+    if (*paused)
+        *paused = nb_channel_watch_start(loop, w) != OK;
+    return *paused;
+}
+
+// The back-off is over: watch the paused channels again. A request still
+// queued fires its watch at once, so the read is tried again.
+static void on_backoff_timer(struct nb_loop *loop, struct nb_loop_timer *tm)
+{
+    struct conloop *cl = tm->ctx;
+    bool again = resume(loop, &cl->service, &cl->service_paused);
+    for (struct conloop_client *k = cl->clients; k; k = k->next)
+        again |= resume(loop, &k->watch, &k->paused);
+    for (struct con_term *t = cl->con.first; t; t = t->next) {
+        struct io_term *io = t->io;
+        if (io)
+            again |= resume(loop, &io->control, &io->control_paused);
+    }
+    if (again)
+        nb_loop_timer_start(loop, tm, nb_deadline_after(CON_NOMEM_BACKOFF_NS));
+}
+
+// Stops the watch of ch until the back-off timer. Without a timer (none
+// could be made) the watch stays: it fires again at once, as before.
+static void op_backoff(void *ctx, handle_t ch, struct con_term *t)
+{
+    struct conloop *cl = ctx;
+    struct nb_channel_watch *w = NULL;
+    bool *paused = NULL;
+    if (t) {
+        struct io_term *io = t->io;
+        if (io) {
+            w = &io->control;
+            paused = &io->control_paused;
+        }
+    } else if (ch == cl->service.channel) {
+        w = &cl->service;
+        paused = &cl->service_paused;
+    } else {
+        for (struct conloop_client *k = cl->clients; k && !w; k = k->next) {
+            if (k->watch.channel == ch) {
+                w = &k->watch;
+                paused = &k->paused;
+            }
+        }
+    }
+    if (!w)
+        return;
+    if (!cl->backoff_ready)
+        cl->backoff_ready = nb_loop_timer_init(&cl->backoff, on_backoff_timer, cl) == OK;
+    if (!cl->backoff_ready ||
+        nb_loop_timer_start(cl->loop, &cl->backoff, nb_deadline_after(CON_NOMEM_BACKOFF_NS)) != OK)
+        return;
+    nb_channel_watch_stop(cl->loop, w);
+    *paused = true;
+}
+
 static const struct con_ops kernel_ops = {
     .channel_create = op_channel_create,
     .channel_read = op_channel_read,
@@ -227,6 +292,7 @@ static const struct con_ops kernel_ops = {
     .detach = op_detach,
     .wait_writable = op_wait_writable,
     .log = op_log,
+    .backoff = op_backoff,
 };
 
 static const struct con_ops kernel_ops_clients = {
@@ -240,6 +306,7 @@ static const struct con_ops kernel_ops_clients = {
     .detach = op_detach,
     .wait_writable = op_wait_writable,
     .log = op_log,
+    .backoff = op_backoff,
     .connect = op_connect,
 };
 

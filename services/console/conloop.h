@@ -6,6 +6,7 @@
 // come from (it calls con_input on conloop.con).
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "console.h"
@@ -23,6 +24,11 @@ struct conloop {
     struct nb_channel_watch service;
     struct conloop_client *clients; // connected through devmgr's connect
     unsigned nclients;
+    // con_ops.backoff: watches paused after a request read failed for lack
+    // of memory restart when this fires (CON_NOMEM_BACKOFF_NS later).
+    struct nb_loop_timer backoff;
+    bool backoff_ready;  // the timer exists
+    bool service_paused; // the service watch is stopped until the timer
 };
 
 // Sets up the logic over `service` (the server end of the service channel,

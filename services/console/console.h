@@ -28,6 +28,7 @@
 #define CON_DEFAULT_GSI      4            // COM1's ISA IRQ, unless the MADT overrides it
 #define CON_PORT_COUNT       8            // a 16550's registers
 #define CON_INTERRUPT_SIGNAL SIGNAL_USER0 // raised on the client's data end for Ctrl-C
+#define CON_NOMEM_BACKOFF_NS 100000000ull // a request read failed for lack of memory: retry after
 
 struct con_term;
 
@@ -53,6 +54,11 @@ struct con_ops {
     void (*wait_writable)(void *ctx, struct con_term *t);
     // A log line (may be NULL).
     void (*log)(void *ctx, const char *line);
+    // Reading a request on `ch` (t's control channel, or with t NULL the
+    // service channel or a client channel) failed for lack of memory; the
+    // request is still queued. Stop watching ch and call its con_*_readable
+    // again in CON_NOMEM_BACKOFF_NS, instead of at once. NULL: no back-off.
+    void (*backoff)(void *ctx, handle_t ch, struct con_term *t);
     // devmgr's connect came on a service-level channel: `client` is the
     // server end of a new client's connection, the caller's to watch
     // (con_client_readable) and close. NULL: connect is refused like any
@@ -85,6 +91,7 @@ struct con {
     char *buf;       // CHAN_MAX_MSG_BYTES: one message at a time
     handle_t *hbuf;  // CHAN_MAX_MSG_HANDLES
     uint64_t opened; // terminals opened so far
+    bool nomem; // a request read failed for lack of memory, none has succeeded since (logged once)
 };
 
 // Sets up the logic over the service channel's server end (which it does

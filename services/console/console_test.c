@@ -43,6 +43,11 @@ static struct fake {
     status_t fail_create; // next channel_create fails with this (once)
     handle_t clients[4];  // what con_ops.connect handed over
     unsigned nclients;
+    unsigned fail_reads; // the service's next reads fail with ERR_NO_MEMORY
+    unsigned reads, backoffs;
+    unsigned nomem_logs, again_logs; // log lines about a failed read, about recovering
+    handle_t backoff_ch;             // the last con_ops.backoff's
+    struct con_term *backoff_term;
 } fk;
 
 static struct fake_end *end_of(handle_t h)
@@ -119,6 +124,25 @@ static status_t f_read(void *ctx, handle_t h, struct nb_msg_in *m)
     return OK;
 }
 
+// The service's reads (con_ops.channel_read); the test reads with f_read.
+static status_t f_read_op(void *ctx, handle_t h, struct nb_msg_in *m)
+{
+    fk.reads++;
+    if (fk.fail_reads) {
+        fk.fail_reads--;
+        return ERR_NO_MEMORY; // the message stays queued
+    }
+    return f_read(ctx, h, m);
+}
+
+static void f_backoff(void *ctx, handle_t ch, struct con_term *t)
+{
+    (void)ctx;
+    fk.backoffs++;
+    fk.backoff_ch = ch;
+    fk.backoff_term = t;
+}
+
 static status_t f_signal_peer(void *ctx, handle_t h, signals_t clear, signals_t set)
 {
     (void)ctx;
@@ -185,11 +209,13 @@ static void f_log(void *ctx, const char *line)
     (void)ctx;
     snprintf(fk.last_log, sizeof(fk.last_log), "%s", line);
     fk.logs++;
+    fk.nomem_logs += strstr(line, "reading a request: ERR_NO_MEMORY") != NULL;
+    fk.again_logs += strstr(line, "reading requests again") != NULL;
 }
 
 static const struct con_ops fake_ops = {
     .channel_create = f_create,
-    .channel_read = f_read,
+    .channel_read = f_read_op,
     .channel_write = f_write,
     .signal_peer = f_signal_peer,
     .close = f_close,
@@ -198,6 +224,7 @@ static const struct con_ops fake_ops = {
     .detach = f_detach,
     .wait_writable = f_wait_writable,
     .log = f_log,
+    .backoff = f_backoff,
 };
 
 static void f_connect(void *ctx, handle_t client)
@@ -210,7 +237,7 @@ static void f_connect(void *ctx, handle_t client)
 // As the virtio console driver's: devmgr's connect is taken.
 static const struct con_ops fake_ops_clients = {
     .channel_create = f_create,
-    .channel_read = f_read,
+    .channel_read = f_read_op,
     .channel_write = f_write,
     .signal_peer = f_signal_peer,
     .close = f_close,
@@ -219,6 +246,7 @@ static const struct con_ops fake_ops_clients = {
     .detach = f_detach,
     .wait_writable = f_wait_writable,
     .log = f_log,
+    .backoff = f_backoff,
     .connect = f_connect,
 };
 
@@ -777,8 +805,62 @@ static void console_arguments(struct ktest *t)
     EXPECT_STREQ(err, "--size wants ROWSxCOLS, not '99999x80'");
 }
 
+// A request that cannot be read for lack of memory stays queued: the
+// service logs that once (not once per try), asks the I/O half to come back
+// later (con_ops.backoff) instead of reading again at once, and serves the
+// request when a read succeeds, saying so; a later failure logs again.
+static void console_read_no_memory_backs_off(struct ktest *t)
+{
+    uint64_t buf[8];
+    handle_t hs[4], term[2];
+    struct nb_msg_in m;
+
+    setup(t);
+    send_request(t, service_client, console_open_request_encode, NULL, 0);
+    fk.fail_reads = 3;
+    for (int i = 0; i < 3; i++) {
+        unsigned reads = fk.reads;
+        con_service_readable(&con);
+        EXPECT_EQ(fk.reads, reads + 1); // one try per call, no spinning
+        EXPECT_EQ(fk.backoffs, (unsigned)i + 1);
+        EXPECT_EQ(fk.backoff_ch, con.service);
+        EXPECT_NULL(fk.backoff_term);
+    }
+    EXPECT_EQ(fk.logs, 1u);
+    EXPECT_EQ(fk.nomem_logs, 1u);
+    EXPECT_STATUS(read_reply(t, service_client, &m, buf, hs), ERR_SHOULD_WAIT);
+    con_service_readable(&con); // memory again: the open is served
+    ASSERT_OK(read_reply(t, service_client, &m, buf, hs));
+    status_t st;
+    const handle_t *got;
+    uint32_t n;
+    ASSERT_OK(console_open_response_decode(&m, &st, &got, &n));
+    ASSERT_OK(st);
+    ASSERT_EQ(n, 2u);
+    term[0] = got[0];
+    term[1] = got[1];
+    EXPECT_EQ(fk.nomem_logs, 1u);
+    EXPECT_EQ(fk.again_logs, 1u);
+    EXPECT_EQ(fk.backoffs, 3u);
+
+    // On a terminal's control channel: the back-off names the terminal.
+    send_request(t, term[1], encode_mode_raw, NULL, 0);
+    fk.fail_reads = 1;
+    struct con_term *ft = con_foreground(&con);
+    con_control_readable(&con, ft);
+    EXPECT_EQ(fk.backoffs, 4u);
+    EXPECT_EQ(fk.backoff_ch, ft->control);
+    EXPECT_EQ(fk.backoff_term, ft);
+    EXPECT_EQ(fk.nomem_logs, 2u); // a new episode is logged
+    con_control_readable(&con, ft);
+    ASSERT_OK(read_reply(t, term[1], &m, buf, hs));
+    EXPECT_EQ(fk.again_logs, 2u);
+    teardown(t, term, 2);
+}
+
 KTEST_SUITE(console, KTEST_CASE(console_cooked_session), KTEST_CASE(console_ctrl_c),
             KTEST_CASE(console_control), KTEST_CASE(console_foreground),
             KTEST_CASE(console_full_channel), KTEST_CASE(console_output_budget),
             KTEST_CASE(console_refused_requests), KTEST_CASE(console_open_failures),
-            KTEST_CASE(console_clients), KTEST_CASE(console_arguments));
+            KTEST_CASE(console_clients), KTEST_CASE(console_arguments),
+            KTEST_CASE(console_read_no_memory_backs_off));

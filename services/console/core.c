@@ -262,10 +262,25 @@ static void serve(struct con *c, struct con_term *t, handle_t ch)
                                 .bytes_cap = CHAN_MAX_MSG_BYTES,
                                 .handles_cap = CHAN_MAX_MSG_HANDLES};
         status_t st = c->ops->channel_read(c->ctx, ch, &req);
+        if (st == ERR_NO_MEMORY) {
+            // The request stays queued and the watch would fire again at
+            // once: log the first failure only, and come back later.
+            if (!c->nomem)
+                logf_(c, "reading a request: %s; retrying every %llu ms until one succeeds",
+                      status_str(st), CON_NOMEM_BACKOFF_NS / 1000000);
+            c->nomem = true;
+            if (c->ops->backoff)
+                c->ops->backoff(c->ctx, ch, t);
+            return;
+        }
         if (st != OK) {
             if (st != ERR_SHOULD_WAIT && st != ERR_PEER_CLOSED)
                 logf_(c, "reading a request: %s", status_str(st));
             return;
+        }
+        if (c->nomem) {
+            c->nomem = false;
+            logf_(c, "reading requests again");
         }
         // devmgr's connect on a service-level channel (docs/DEVICES.md):
         // a new client, if the I/O half takes clients.

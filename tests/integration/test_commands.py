@@ -68,6 +68,8 @@ def test_ps_lists_init_and_itself(vm):
     assert re.match(r"^\s*PID\s+NAME\s+STATE\s+THREADS\s+CPU\s+MEM\s*$", out[0]), out
     rows = {ln.split()[1]: ln.split() for ln in out[1:] if ln.strip()}
     assert "init" in rows and rows["init"][2] == "running", out
+    # init is the first process: the boot-time user-mode probe takes no pid.
+    assert rows["init"][0] == "1", out
     assert "ps" in rows and rows["ps"][2] == "running", out
     assert int(rows["ps"][3]) >= 1  # threads
     assert re.match(r"^\d+\.\d{3}$", rows["ps"][4])  # CPU seconds

@@ -36,6 +36,7 @@ def test_system_information(shell):
     out = run_line(shell, "ps", r"^ +PID +NAME +STATE +THREADS +CPU +MEM")
     for name in ("init", "console", "nsh", "ps"):
         assert re.search(rf"^ +\d+ {name} +running +\d+ ", out, re.M), out
+    assert re.search(r"^ +1 init +running ", out, re.M), out  # the probe takes no pid
     out = run_line(shell, "mem", r"^total +(\d+) pages", r"^free +(\d+) pages")
     total = int(re.search(r"^total +(\d+)", out, re.M).group(1))
     free = int(re.search(r"^free +(\d+)", out, re.M).group(1))
@@ -51,7 +52,7 @@ def test_system_information(shell):
 def test_handles_of_itself_and_of_init(shell):
     out = run_line(shell, "handles", r"^HANDLE +TYPE +RIGHTS +OBJECT")
     assert re.search(r"^0x[0-9a-f]+ +channel ", out, re.M), out  # its terminal
-    out = run_line(shell, "handles 2", r"^HANDLE +TYPE +RIGHTS +OBJECT")
+    out = run_line(shell, "handles 1", r"^HANDLE +TYPE +RIGHTS +OBJECT")
     assert re.search(r"^0x[0-9a-f]+ +resource ", out, re.M), out  # init holds resources
     assert re.search(r"^0x[0-9a-f]+ +log ", out, re.M), out
     run_line(shell, "handles 99999; echo status $?", r"^handles: .*99999", r"^status 1$")

@@ -2,6 +2,7 @@
 // symbolized backtrace, and catching faults on purpose (for tests).
 #include "init/crash.h"
 #include "lib/fmt.h"
+#include "lib/klog.h"
 #include "lib/ksyms.h"
 #include "lib/panic.h"
 #include "lib/printk.h"
@@ -258,6 +259,7 @@ void x86_trap_dispatch(struct trap_frame *f)
         bool catchable = f->vector != VEC_DF && f->vector != VEC_NMI && f->vector != VEC_MC;
         if (cpu->catch && catchable && !(f->cs & 3))
             deliver_to_catch(cpu, f);
+        printk_panic_begin();
         x86_report_trap(f, NULL);
         crash_stop();
     }

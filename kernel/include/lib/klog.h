@@ -24,8 +24,17 @@ int klog_read(uint64_t *seq, struct klog_entry *out);
 // Console log level: records with level <= it are echoed to the console.
 void klog_set_console_level(int level);
 
-// Where console output goes: the UART and every added console sink.
+// Where console output goes: the UART and every added console sink. Each
+// call goes out whole under the printk lock, never mixed with a printk
+// line or another CPU's write (but see printk_panic_begin).
 void console_write(const char *s, size_t n);
+
+// A fatal error is being reported: from now on printk and console_write wait
+// for the printk lock only a bounded time, then write without it, so the
+// report comes out even when the lock's holder is stuck or is the failing
+// CPU itself. (The CPU holding the lock never waits for it: printk from a
+// fault or NMI that interrupted printk writes at once.)
+void printk_panic_begin(void);
 
 // A further console (a hypervisor's, say). It is called with the printk lock
 // held and interrupts off, so it must not block or print.

@@ -84,3 +84,8 @@ size_t slab_stats(struct slab_cache_stats *out, size_t max);
 
 // Bad frees and writes after free detected so far.
 uint64_t slab_error_count(void);
+
+// For an allocator that keeps its own free objects (the channel message
+// pool): reports `what` at `p` of pool `owner` like a heap error, counted in
+// slab_error_count().
+void slab_report_foreign(const char *owner, const void *p, const char *what);

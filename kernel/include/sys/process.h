@@ -58,6 +58,10 @@ struct uthread {
 status_t process_create(struct handle_table *t, const char *name, handle_t *out);
 // The same for the kernel itself (no handle); one reference held.
 status_t process_create_kernel(const char *name, struct process **out);
+// The same without a process id (pid 0, never found by process_get_by_pid):
+// the boot-time user-mode probe, so that init, the first real process, is
+// pid 1.
+status_t process_create_kernel_nopid(const char *name, struct process **out);
 
 // Creates a thread in p (not started).
 status_t uthread_create(struct process *p, struct uthread **out);
