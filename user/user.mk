@@ -77,14 +77,14 @@ $(foreach d,$(VIRTIO_DRIVERS),$(eval $(d)_SRC := $(sort $(wildcard services/$(d)
 # The virtio console runs the console service's logic and loop glue on its port.
 virtio-console_SRC += services/console/core.c services/console/conloop.c
 USER_PROGS += blktest
-blktest_SRC := user/tests/blktest.c
+blktest_SRC := user/tests/blktest.c user/tests/drvtest.c
 blktest_PATH := test/blktest
 blktest_KTEST := 1
 USER_PROGS += blkbench
 blkbench_SRC := user/tests/blkbench.c
 blkbench_PATH := test/blkbench
 USER_PROGS += nettest
-nettest_SRC := user/tests/nettest.c
+nettest_SRC := user/tests/nettest.c user/tests/drvtest.c
 nettest_PATH := test/nettest
 nettest_KTEST := 1
 fdtest_SRC := user/tests/fdtest.c

@@ -20,6 +20,7 @@
 
 #include "lib/ktest.h"
 #include "nb/bootstrap.h"
+#include "drvtest.h"
 #include "nb/initrd.h"
 #include "nb/process.h"
 #include "nb/syscall.h"
@@ -35,8 +36,8 @@
 #define KILL_LIMIT (5 * NB_NSEC_PER_SEC)
 
 static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID, vmo = HANDLE_INVALID;
-static handle_t res[3] = {HANDLE_INVALID, HANDLE_INVALID, HANDLE_INVALID}; // mmio, irq, dma
 static const char *dargv[8] = {"/bin/virtio-blk"};
+static struct drvtest dt = {.test = "blktest", .program = "/bin/virtio-blk", .argv = dargv};
 static struct nb_channel_transport ct;
 static uint8_t tbuf[BLOCK_MAX_MSG_BYTES + 64];
 static uint64_t sectors;
@@ -304,7 +305,6 @@ static void blk_mark_and_flush(struct ktest *t)
 }
 
 // /bin/blk over a fresh connection: its output comes back on a channel.
-static struct nb_initrd initrd;
 
 static int run_blk(const char *a1, const char *a2, const char *a3, char *out, size_t cap)
 {
@@ -313,7 +313,7 @@ static int run_blk(const char *a1, const char *a2, const char *a3, char *out, si
     status_t st;
     handle_t conn, mine, theirs, proc;
     out[0] = 0;
-    if (nb_initrd_find(&initrd, "/bin/blk", &elf, &elf_size) != OK ||
+    if (nb_initrd_find(&dt.initrd, "/bin/blk", &elf, &elf_size) != OK ||
         block_connect(&ct.tr, &st, &conn) != OK || st != OK)
         return -1;
     if (nb_channel_create(0, &mine, &theirs) != OK)
@@ -386,7 +386,7 @@ static status_t spawn_rng(const char *opt1, const char *opt2, handle_t *proc)
     size_t elf_size;
     status_t s;
     handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
-    if ((s = nb_initrd_find(&initrd, "/bin/virtio-rng", &elf, &elf_size)) != OK)
+    if ((s = nb_initrd_find(&dt.initrd, "/bin/virtio-rng", &elf, &elf_size)) != OK)
         return s;
     handle_t hs[4];
     uint32_t roles[4] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
@@ -555,63 +555,16 @@ KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_wr
             KTEST_CASE(blk_vmo_resize), KTEST_CASE(blk_answers_wait), KTEST_CASE(blk_command),
             KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng), KTEST_CASE(blk_kill_in_flight));
 
-// The driver's resources: given by init, or derived from root_resource.
-static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
-{
-    *out = nb_bootstrap_take(role);
-    if (*out != HANDLE_INVALID)
-        return OK;
-    handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
-    if (root == HANDLE_INVALID)
-        return ERR_NOT_FOUND;
-    return nb_resource_create(root, kind, base, size, out);
-}
-
-// Starts /bin/virtio-blk with duplicates of the resources (kept for a
-// restart) and a new service channel (client: our end, behind ct).
+// Starts /bin/virtio-blk (drvtest.h); our end of its service channel is
+// behind ct.
 static status_t spawn_driver(void)
 {
-    const void *elf;
-    size_t elf_size;
-    status_t s;
-    if ((s = nb_initrd_find(&initrd, "/bin/virtio-blk", &elf, &elf_size)) != OK) {
-        fprintf(stderr, "blktest: no /bin/virtio-blk in the initrd\n");
-        return s;
+    status_t s = drvtest_spawn(&dt, &client, &driver);
+    if (s == OK) {
+        nb_channel_transport_init(&ct, client, tbuf, sizeof(tbuf));
+        ct.timeout_ns = WAIT_LIMIT;
     }
-    handle_t hs[5], theirs;
-    uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
-                         BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
-    uint32_t n = 0;
-    for (; n < 3; n++) {
-        if ((s = nb_handle_duplicate(res[n], RIGHT_SAME_RIGHTS, &hs[n])) != OK)
-            break;
-    }
-    if (s == OK && (s = nb_channel_create(0, &client, &theirs)) == OK)
-        hs[n++] = theirs;
-    if (s != OK) {
-        while (n)
-            nb_handle_close(hs[--n]);
-        return s;
-    }
-    handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
-    if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
-        n = 5;
-    struct nb_spawn sp = {.name = "virtio-blk",
-                          .elf = elf,
-                          .elf_size = elf_size,
-                          .argv = dargv,
-                          .roles = roles,
-                          .handles = hs,
-                          .nhandles = n};
-    if ((s = nb_spawn(&sp, &driver)) != OK) {
-        fprintf(stderr, "blktest: cannot start /bin/virtio-blk: %s\n", status_str(s));
-        nb_handle_close(client);
-        client = HANDLE_INVALID;
-        return s;
-    }
-    nb_channel_transport_init(&ct, client, tbuf, sizeof(tbuf));
-    ct.timeout_ns = WAIT_LIMIT;
-    return OK;
+    return s;
 }
 
 static status_t start_driver(int argc, char **argv)
@@ -631,20 +584,9 @@ static status_t start_driver(int argc, char **argv)
         fprintf(stderr, "blktest: usage: blktest --mmio ADDR --irq GSI\n");
         return ERR_INVALID_ARGS;
     }
-    handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
-    status_t s;
-    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&initrd, rdh)) != OK) {
-        fprintf(stderr, "blktest: no initrd\n");
-        return ERR_NOT_FOUND;
-    }
-    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &res[0])) !=
-            OK ||
-        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &res[1])) != OK ||
-        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &res[2])) != OK) {
-        fprintf(stderr, "blktest: no device resources (mmio, irq, dma or root_resource): %s\n",
-                status_str(s));
+    status_t s = drvtest_open(&dt, addr, gsi);
+    if (s != OK)
         return s;
-    }
     int k = 1;
     for (int i = 1; i + 1 < argc && k < 6; i++) {
         if (!strcmp(argv[i], "--mmio") || !strcmp(argv[i], "--irq")) {

@@ -18,6 +18,7 @@
 #include "lib/ktest.h"
 #include "nb/arp.h"
 #include "nb/bootstrap.h"
+#include "drvtest.h"
 #include "nb/initrd.h"
 #include "nb/process.h"
 #include "nb/syscall.h"
@@ -36,9 +37,9 @@
 #define KILL_LIMIT    (5 * NB_NSEC_PER_SEC)
 
 static handle_t client = HANDLE_INVALID, driver = HANDLE_INVALID;
-static handle_t res[3] = {HANDLE_INVALID, HANDLE_INVALID, HANDLE_INVALID}; // mmio, irq, dma
 static const char *a_addr, *a_gsi;
-static struct nb_initrd initrd;
+static const char *dargv[] = {"/bin/virtio-net", "--mmio", NULL, "--irq", NULL, NULL};
+static struct drvtest dt = {.test = "nettest", .program = "/bin/virtio-net", .argv = dargv};
 static uint8_t msg[ETHERNET_MAX_MSG_BYTES];
 static uint8_t mac[6], gw_mac[6];
 static bool have_gw_mac;
@@ -570,7 +571,7 @@ static status_t start_arping(const char **args, handle_t *proc, handle_t *mine)
     size_t elf_size;
     handle_t conn, theirs;
     status_t s;
-    if ((s = nb_initrd_find(&initrd, "/bin/arping", &elf, &elf_size)) != OK ||
+    if ((s = nb_initrd_find(&dt.initrd, "/bin/arping", &elf, &elf_size)) != OK ||
         (s = nb_handle_duplicate(client, RIGHT_SAME_RIGHTS, &conn)) != OK)
         return s;
     if ((s = nb_channel_create(0, mine, &theirs)) != OK) {
@@ -671,7 +672,7 @@ static void dma_after_death_check(void)
     handle_t v[VMOS];
     unsigned n = 0, changed = 0;
     for (; n < VMOS; n++) {
-        if (nb_vmo_create_contiguous(res[2], BYTES, 0, &v[n]) != OK ||
+        if (nb_vmo_create_contiguous(dt.res[2], BYTES, 0, &v[n]) != OK ||
             nb_vmo_write(v[n], pat, 0, sizeof(pat)) != OK)
             break;
     }
@@ -782,61 +783,11 @@ KTEST_SUITE(net, KTEST_CASE(net_info), KTEST_CASE(net_bad_send), KTEST_CASE(net_
             KTEST_CASE(net_tx_burst), KTEST_CASE(net_arping), KTEST_CASE(net_more_clients),
             KTEST_CASE(net_kill_in_flight));
 
-// The driver's resources: given by init, or derived from root_resource.
-static status_t resource(uint32_t role, uint32_t kind, uint64_t base, uint64_t size, handle_t *out)
-{
-    *out = nb_bootstrap_take(role);
-    if (*out != HANDLE_INVALID)
-        return OK;
-    handle_t root = nb_bootstrap_peek(BOOTSTRAP_ROLE_ROOT_RESOURCE);
-    if (root == HANDLE_INVALID)
-        return ERR_NOT_FOUND;
-    return nb_resource_create(root, kind, base, size, out);
-}
-
-// Starts /bin/virtio-net with duplicates of the resources (kept for a
-// restart) and a new service channel (client: our end).
+// Starts /bin/virtio-net (drvtest.h); `client` is our end of its service
+// channel.
 static status_t spawn_driver(void)
 {
-    const void *elf;
-    size_t elf_size;
-    status_t s;
-    if ((s = nb_initrd_find(&initrd, "/bin/virtio-net", &elf, &elf_size)) != OK) {
-        fprintf(stderr, "nettest: no /bin/virtio-net in the initrd\n");
-        return s;
-    }
-    handle_t hs[5], theirs;
-    uint32_t roles[5] = {BOOTSTRAP_ROLE_MMIO, BOOTSTRAP_ROLE_IRQ, BOOTSTRAP_ROLE_DMA,
-                         BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_LOG};
-    uint32_t n = 0;
-    for (; n < 3; n++) {
-        if ((s = nb_handle_duplicate(res[n], RIGHT_SAME_RIGHTS, &hs[n])) != OK)
-            break;
-    }
-    if (s == OK && (s = nb_channel_create(0, &client, &theirs)) == OK)
-        hs[n++] = theirs;
-    if (s != OK) {
-        while (n)
-            nb_handle_close(hs[--n]);
-        return s;
-    }
-    handle_t log = nb_bootstrap_peek(BOOTSTRAP_ROLE_LOG);
-    if (log != HANDLE_INVALID && nb_handle_duplicate(log, RIGHT_SAME_RIGHTS, &hs[4]) == OK)
-        n = 5;
-    const char *dargv[] = {"/bin/virtio-net", "--mmio", a_addr, "--irq", a_gsi, NULL};
-    struct nb_spawn sp = {.name = "virtio-net",
-                          .elf = elf,
-                          .elf_size = elf_size,
-                          .argv = dargv,
-                          .roles = roles,
-                          .handles = hs,
-                          .nhandles = n};
-    if ((s = nb_spawn(&sp, &driver)) != OK) {
-        fprintf(stderr, "nettest: cannot start /bin/virtio-net: %s\n", status_str(s));
-        nb_handle_close(client);
-        client = HANDLE_INVALID;
-    }
-    return s;
+    return drvtest_spawn(&dt, &client, &driver);
 }
 
 static status_t start_driver(int argc, char **argv)
@@ -852,20 +803,11 @@ static status_t start_driver(int argc, char **argv)
         fprintf(stderr, "nettest: usage: nettest --mmio ADDR --irq GSI\n");
         return ERR_INVALID_ARGS;
     }
-    handle_t rdh = nb_bootstrap_peek(BOOTSTRAP_ROLE_INITRD);
-    status_t s;
-    if (rdh == HANDLE_INVALID || (s = nb_initrd_open(&initrd, rdh)) != OK) {
-        fprintf(stderr, "nettest: no initrd\n");
-        return ERR_NOT_FOUND;
-    }
-    if ((s = resource(BOOTSTRAP_ROLE_MMIO, NB_RESOURCE_MMIO, addr & ~0xfffull, 4096, &res[0])) !=
-            OK ||
-        (s = resource(BOOTSTRAP_ROLE_IRQ, NB_RESOURCE_IRQ, gsi, 1, &res[1])) != OK ||
-        (s = resource(BOOTSTRAP_ROLE_DMA, NB_RESOURCE_DMA, 0, 0, &res[2])) != OK) {
-        fprintf(stderr, "nettest: no device resources (mmio, irq, dma or root_resource): %s\n",
-                status_str(s));
+    dargv[2] = a_addr;
+    dargv[4] = a_gsi;
+    status_t s = drvtest_open(&dt, addr, gsi);
+    if (s != OK)
         return s;
-    }
     return spawn_driver();
 }
 
