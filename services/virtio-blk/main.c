@@ -661,13 +661,6 @@ static struct conn *conn_new(handle_t ch)
 }
 
 // ---- Start-up.
-static int usage(const char *err)
-{
-    nb_logf("virtio-blk: %s", err);
-    fprintf(stderr, "usage: virtio-blk (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n");
-    return 2;
-}
-
 static status_t setup_device(void)
 {
     struct nb_virtio_dev *d = &blk.v.dev;
@@ -709,17 +702,10 @@ static status_t setup_device(void)
 
 int main(int argc, char **argv)
 {
-    struct vdrv_args a = {0};
-    char err[128];
-    if (!vdrv_parse_args(&a, argc, argv, err, sizeof(err)))
-        return usage(err);
-    if (vdrv_open(&blk.v, "virtio-blk", &a, VIRTIO_ID_BLOCK) != OK)
-        return 1;
-    handle_t service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
-    if (service == HANDLE_INVALID) {
-        nb_logf("virtio-blk: no 'service' handle");
-        return 1;
-    }
+    handle_t service;
+    int rc = vdrv_start_service(&blk.v, "virtio-blk", VIRTIO_ID_BLOCK, argc, argv, &service);
+    if (rc != 0)
+        return rc;
     status_t s = setup_device();
     if (s != OK) {
         nb_logf("virtio-blk: device setup: %s", status_str(s));

@@ -305,6 +305,27 @@ status_t vdrv_open(struct vdrv *v, const char *name, const struct vdrv_args *a, 
     return OK;
 }
 
+int vdrv_start_service(struct vdrv *v, const char *name, uint32_t device_id, int argc, char **argv,
+                       handle_t *service)
+{
+    struct vdrv_args a = {0};
+    char err[128];
+    if (!vdrv_parse_args(&a, argc, argv, err, sizeof(err))) {
+        nb_logf("%s: %s", name, err);
+        fprintf(stderr, "usage: %s (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n",
+                name);
+        return 2;
+    }
+    if (vdrv_open(v, name, &a, device_id) != OK)
+        return 1;
+    *service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
+    if (*service == HANDLE_INVALID) {
+        nb_logf("%s: no 'service' handle", name);
+        return 1;
+    }
+    return 0;
+}
+
 bool vdrv_irq_status(struct vdrv *v)
 {
     if (v->msix)

@@ -50,6 +50,12 @@ struct vdrv {
 // Loads the bootstrap message, maps the device, checks its id and makes the
 // interrupt object. The roles are taken from the bootstrap message.
 status_t vdrv_open(struct vdrv *v, const char *name, const struct vdrv_args *a, uint32_t device_id);
+// The start of a driver that serves a channel (blk, net, console): parses
+// argv (location options only; else the usage line on stderr and the log,
+// exit status 2), vdrv_open (1 on failure) and takes the `service` role
+// (1 without it). 0 with *service on success, else the exit status.
+int vdrv_start_service(struct vdrv *v, const char *name, uint32_t device_id, int argc, char **argv,
+                       handle_t *service);
 // Whether the interrupt was this device's (reads and acknowledges the
 // device's interrupt status; MSI-X: always).
 bool vdrv_irq_status(struct vdrv *v);

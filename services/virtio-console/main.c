@@ -203,27 +203,12 @@ static status_t setup_device(void)
     return OK;
 }
 
-static int usage(const char *err)
-{
-    nb_logf("virtio-console: %s", err);
-    fprintf(stderr,
-            "usage: virtio-console (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n");
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
-    struct vdrv_args a = {0};
-    char err[128];
-    if (!vdrv_parse_args(&a, argc, argv, err, sizeof(err)))
-        return usage(err);
-    if (vdrv_open(&vc.v, "virtio-console", &a, VIRTIO_ID_CONSOLE) != OK)
-        return 1;
-    handle_t service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
-    if (service == HANDLE_INVALID) {
-        nb_logf("virtio-console: no 'service' handle");
-        return 1;
-    }
+    handle_t service;
+    int rc = vdrv_start_service(&vc.v, "virtio-console", VIRTIO_ID_CONSOLE, argc, argv, &service);
+    if (rc != 0)
+        return rc;
     status_t s = setup_device();
     if (s != OK) {
         nb_logf("virtio-console: device setup: %s", status_str(s));

@@ -322,26 +322,12 @@ static status_t setup_device(void)
     return OK;
 }
 
-static int usage(const char *err)
-{
-    nb_logf("virtio-net: %s", err);
-    fprintf(stderr, "usage: virtio-net (--mmio ADDR --irq GSI [--irq-level] | --pci BUS:DEV.FN)\n");
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
-    struct vdrv_args a = {0};
-    char err[128];
-    if (!vdrv_parse_args(&a, argc, argv, err, sizeof(err)))
-        return usage(err);
-    if (vdrv_open(&net.v, "virtio-net", &a, VIRTIO_ID_NET) != OK)
-        return 1;
-    handle_t service = nb_bootstrap_take(BOOTSTRAP_ROLE_SERVICE);
-    if (service == HANDLE_INVALID) {
-        nb_logf("virtio-net: no 'service' handle");
-        return 1;
-    }
+    handle_t service;
+    int rc = vdrv_start_service(&net.v, "virtio-net", VIRTIO_ID_NET, argc, argv, &service);
+    if (rc != 0)
+        return rc;
     net.link_up = 2; // unknown: the first check reports it
     status_t s = setup_device();
     if (s != OK) {

@@ -550,10 +550,35 @@ static void blk_kill_in_flight(struct ktest *t)
     EXPECT_GE(cut, 1u);
 }
 
+// A driver started with bad options exits 2 (its usage line on stderr)
+// and leaves the device alone; one without a service channel exits 1.
+static void blk_driver_bad_start(struct ktest *t)
+{
+    static const char *const bad[][4] = {
+        {"/bin/virtio-blk", "--bogus", NULL},
+        {"/bin/virtio-blk", "--mmio", "0xfeb00e00", NULL}, // no --irq
+        {"/bin/virtio-blk", "--pci", "zz:1.0", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct drvtest d = dt;
+        handle_t c, proc;
+        struct nb_process_info info;
+        d.argv = bad[i];
+        ASSERT_OK(drvtest_spawn(&d, &c, &proc));
+        ASSERT_OK(nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info));
+        EXPECT_EQ(info.exit_code, 2);
+        nb_handle_close(c);
+        nb_handle_close(proc);
+    }
+    // The device still answers its own driver.
+    EXPECT_OK(bread(0, 1, 0));
+}
+
 KTEST_SUITE(blk, KTEST_CASE(blk_info), KTEST_CASE(blk_no_vmo), KTEST_CASE(blk_write_read),
             KTEST_CASE(blk_errors), KTEST_CASE(blk_pipeline), KTEST_CASE(blk_connect),
             KTEST_CASE(blk_vmo_resize), KTEST_CASE(blk_answers_wait), KTEST_CASE(blk_command),
-            KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng), KTEST_CASE(blk_kill_in_flight));
+            KTEST_CASE(blk_mark_and_flush), KTEST_CASE(blk_rng), KTEST_CASE(blk_driver_bad_start),
+            KTEST_CASE(blk_kill_in_flight));
 
 // Starts /bin/virtio-blk (drvtest.h); our end of its service channel is
 // behind ct.
