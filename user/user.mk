@@ -13,9 +13,9 @@ LIBNIMBUS  := $(USER_BUILD)/libnimbus.a
 
 # Kernel library files libnimbus builds too. They may include only these
 # kernel headers (copied to $(USER_KINC), so the build catches anything else).
-USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c kernel/lib/ldisc.c
+USER_KLIB_C := kernel/lib/cpio.c kernel/lib/elf.c kernel/lib/status.c kernel/lib/ldisc.c kernel/lib/aml.c
 USER_KTEST_C := kernel/lib/ktest.c kernel/lib/printf.c
-USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h lib/ldisc.h
+USER_KLIB_H := lib/cpio.h lib/elf.h lib/compiler.h lib/ktest.h lib/fmt.h lib/ldisc.h lib/aml.h
 USER_KINC_H := $(addprefix $(USER_KINC)/,$(USER_KLIB_H))
 
 USER_INCS   := -Iuser/lib/include -Iinclude -I$(BUILD)/gen -I$(USER_KINC)
@@ -197,7 +197,7 @@ USER_HOST_SRC += $(NSH_HOST_SRC) user/lib/initrd_dir.c kernel/lib/cpio.c
 # The text commands' line reader and pure parts (suite textin).
 USER_HOST_SRC += user/lib/textin.c user/lib/textops.c
 # The device manager's discovery and driver table (suites devmgr_*).
-USER_HOST_SRC += services/devmgr/discover.c services/devmgr/acpi.c services/devmgr/drivers.c \
+USER_HOST_SRC += services/devmgr/discover.c services/devmgr/acpi.c kernel/lib/aml.c services/devmgr/drivers.c \
                  services/devmgr/devmgr_test.c
 # libvirtio against a fake device (suites virtio_*).
 USER_HOST_SRC += $(sort $(wildcard user/lib/virtio/*.c))

@@ -6,84 +6,15 @@
 #include <stdbool.h>
 
 #include "dev/acpi.h"
+#include "lib/aml.h"
 #include "lib/printk.h"
 #include "lib/string.h"
 
-#define AML_ZERO_OP     0x00
-#define AML_ONE_OP      0x01
 #define AML_NAME_OP     0x08
-#define AML_BYTE_PREFIX 0x0a
-#define AML_WORD_PREFIX 0x0b
-#define AML_DWORD       0x0c
-#define AML_QWORD       0x0e
 #define AML_PACKAGE_OP  0x12
-#define AML_ONES_OP     0xff
 #define AML_ROOT_CHAR   '\\'
 #define AML_PARENT_CHAR '^'
 #define SLP_TYP_MAX     7 // three bits
-
-// Decodes a PkgLength at p[0..n): returns the bytes it takes (1 to 4) and the
-// value in *v, or 0 when it is malformed or truncated.
-static size_t aml_pkg_length(const uint8_t *p, size_t n, uint32_t *v)
-{
-    if (n == 0)
-        return 0;
-    size_t follow = p[0] >> 6;
-    if (n < 1 + follow)
-        return 0;
-    if (follow == 0) {
-        *v = p[0] & 0x3f;
-        return 1;
-    }
-    if (p[0] & 0x30) // bits 5:4 are reserved in the multi-byte form
-        return 0;
-    *v = p[0] & 0x0f;
-    for (size_t i = 0; i < follow; i++)
-        *v |= (uint32_t)p[1 + i] << (4 + 8 * i);
-    return 1 + follow;
-}
-
-// Decodes an integer constant (ZeroOp, OneOp, OnesOp, or a Byte/Word/DWord/
-// QWord prefix and its little-endian data) at p[0..n): returns the bytes it
-// takes, or 0 when p holds something else or is truncated.
-static size_t aml_integer(const uint8_t *p, size_t n, uint64_t *v)
-{
-    size_t data;
-
-    if (n == 0)
-        return 0;
-    switch (p[0]) {
-    case AML_ZERO_OP:
-        *v = 0;
-        return 1;
-    case AML_ONE_OP:
-        *v = 1;
-        return 1;
-    case AML_ONES_OP:
-        *v = UINT64_MAX;
-        return 1;
-    case AML_BYTE_PREFIX:
-        data = 1;
-        break;
-    case AML_WORD_PREFIX:
-        data = 2;
-        break;
-    case AML_DWORD:
-        data = 4;
-        break;
-    case AML_QWORD:
-        data = 8;
-        break;
-    default:
-        return 0;
-    }
-    if (n < 1 + data)
-        return 0;
-    *v = 0;
-    for (size_t i = 0; i < data; i++)
-        *v |= (uint64_t)p[1 + i] << (8 * i);
-    return 1 + data;
-}
 
 // Whether the name at aml[i] is the object of a Name operator, allowing a
 // root prefix or parent prefixes in between.

@@ -10,17 +10,12 @@
 #include <string.h>
 
 #include "devmgr.h"
+#include "lib/aml.h"
 
 // AML opcodes and prefixes.
-#define AML_ZERO_OP       0x00
-#define AML_ONE_OP        0x01
 #define AML_ALIAS_OP      0x06
 #define AML_NAME_OP       0x08
-#define AML_BYTE_PREFIX   0x0a
-#define AML_WORD_PREFIX   0x0b
-#define AML_DWORD_PREFIX  0x0c
 #define AML_STRING_PREFIX 0x0d
-#define AML_QWORD_PREFIX  0x0e
 #define AML_SCOPE_OP      0x10
 #define AML_BUFFER_OP     0x11
 #define AML_PACKAGE_OP    0x12
@@ -35,7 +30,6 @@
 #define AML_IF_OP         0xa0
 #define AML_ELSE_OP       0xa1
 #define AML_WHILE_OP      0xa2
-#define AML_ONES_OP       0xff
 // Second bytes after AML_EXT_PREFIX.
 #define AML_MUTEX_OP       0x01
 #define AML_EVENT_OP       0x02
@@ -106,24 +100,11 @@ static uint32_t le32(const uint8_t *p)
 // its own encoding.
 static bool pkg_length(const uint8_t *p, size_t n, size_t *hdr, size_t *v)
 {
-    if (n == 0)
+    uint32_t x;
+    size_t h = aml_pkg_length(p, n, &x);
+    if (!h || x < h)
         return false;
-    size_t follow = p[0] >> 6;
-    if (n < 1 + follow)
-        return false;
-    size_t x;
-    if (follow == 0) {
-        x = p[0] & 0x3f;
-    } else {
-        if (p[0] & 0x30) // bits 5:4 are reserved in the multi-byte form
-            return false;
-        x = p[0] & 0x0f;
-        for (size_t i = 0; i < follow; i++)
-            x |= (size_t)p[1 + i] << (4 + 8 * i);
-    }
-    if (x < 1 + follow)
-        return false;
-    *hdr = 1 + follow;
+    *hdr = h;
     *v = x;
     return true;
 }
@@ -184,43 +165,6 @@ static size_t name_string(const uint8_t *p, size_t n, bool *single, char seg[5])
     return i;
 }
 
-// An integer constant at p[0..n): the bytes it takes (value in *v), or 0.
-static size_t integer(const uint8_t *p, size_t n, uint64_t *v)
-{
-    size_t data;
-    if (n == 0)
-        return 0;
-    switch (p[0]) {
-    case AML_ZERO_OP:
-    case AML_ONE_OP:
-        *v = p[0] == AML_ONE_OP;
-        return 1;
-    case AML_ONES_OP:
-        *v = UINT64_MAX;
-        return 1;
-    case AML_BYTE_PREFIX:
-        data = 1;
-        break;
-    case AML_WORD_PREFIX:
-        data = 2;
-        break;
-    case AML_DWORD_PREFIX:
-        data = 4;
-        break;
-    case AML_QWORD_PREFIX:
-        data = 8;
-        break;
-    default:
-        return 0;
-    }
-    if (n < 1 + data)
-        return 0;
-    *v = 0;
-    for (size_t i = 0; i < data; i++)
-        *v |= (uint64_t)p[1 + i] << (8 * i);
-    return 1 + data;
-}
-
 // A String constant at p[0..n) (the prefix, ASCII 1-0x7f, a NUL): the bytes
 // it takes, or 0.
 static size_t string_const(const uint8_t *p, size_t n)
@@ -244,7 +188,7 @@ static size_t buffer(const uint8_t *p, size_t n, const uint8_t **bytes, size_t *
     uint64_t size;
     if (n == 0 || p[0] != AML_BUFFER_OP || !pkg_length(p + 1, n - 1, &hdr, &plen) || plen > n - 1)
         return 0;
-    size_t isz = integer(p + 1 + hdr, plen - hdr, &size);
+    size_t isz = aml_integer(p + 1 + hdr, plen - hdr, &size);
     if (!isz)
         return 0; // a computed size: not a constant template
     size_t have = plen - hdr - isz;
@@ -261,7 +205,7 @@ static size_t data_object(const uint8_t *p, size_t n)
     const uint8_t *b;
     if (n == 0)
         return 0;
-    if ((used = integer(p, n, &v)) || (used = string_const(p, n)) ||
+    if ((used = aml_integer(p, n, &v)) || (used = string_const(p, n)) ||
         (used = buffer(p, n, &b, &blen)))
         return used;
     if (p[0] == AML_PACKAGE_OP || p[0] == AML_VARPACKAGE_OP)
@@ -372,7 +316,7 @@ static size_t device_name(const char *seg, const uint8_t *p, size_t n, struct am
         size_t hl = sizeof(ACPI_VMMIO_HID); // with its NUL
         dev->hid_match = used == 1 + hl && !memcmp(p + 1, ACPI_VMMIO_HID, hl);
     } else if (!strcmp(seg, "_UID")) {
-        dev->has_uid = integer(p, n, &dev->uid) != 0;
+        dev->has_uid = aml_integer(p, n, &dev->uid) != 0;
     } else if (!strcmp(seg, "_CRS")) {
         const uint8_t *b;
         size_t bl;
@@ -439,10 +383,10 @@ static size_t op_region(const uint8_t *p, size_t n)
     if (!i || i >= n)
         return 0;
     i++; // RegionSpace
-    if (!(k = integer(p + i, n - i, &v)))
+    if (!(k = aml_integer(p + i, n - i, &v)))
         return 0;
     i += k;
-    if (!(k = integer(p + i, n - i, &v)))
+    if (!(k = aml_integer(p + i, n - i, &v)))
         return 0;
     return i + k;
 }
