@@ -176,8 +176,14 @@ static void channel_signalled(struct nb_loop *loop, struct nb_wait *w, status_t 
         cw->on_readable(loop, cw);
         // Still wanted (the callback did not stop it)? Then look again:
         // what is left to read, or the peer's going, fires the wait at once.
-        if (cw->active && nb_wait_start(loop, w) != OK)
+        // A watch that cannot be armed again (no memory, the port's binding
+        // limit) ends as if the peer had gone, so the owner drops the
+        // channel instead of silently never reading it again.
+        if (cw->active && nb_wait_start(loop, w) != OK) {
             cw->active = false;
+            if (cw->on_peer_closed)
+                cw->on_peer_closed(loop, cw);
+        }
         return;
     }
     cw->active = false;

@@ -336,6 +336,61 @@ static void on_peer_closed(struct nb_loop *loop, struct nb_channel_watch *w)
     note(w->ctx, 'C');
 }
 
+// A watch that cannot be armed again reports its channel as lost: the
+// callback fills the port's bindings (PORT_MAX_BINDINGS, 4096) with edge
+// bindings on an event, so re-arming after it fails.
+struct rearm_record {
+    handle_t ev, port;
+    int readable, lost, bound;
+};
+
+static void rearm_readable(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct rearm_record *r = w->ctx;
+    char buf[8];
+    struct nb_msg_in in = {buf, NULL, sizeof(buf), 0, 0, 0};
+    (void)loop;
+    while (nb_channel_read(w->channel, &in) == OK)
+        in = (struct nb_msg_in){buf, NULL, sizeof(buf), 0, 0, 0};
+    r->readable++;
+    while (nb_object_wait_async(r->ev, r->port, (1ull << 40) + (uint64_t)r->bound, SIGNAL_SIGNALED,
+                                PORT_BIND_EDGE) == OK)
+        r->bound++;
+}
+
+static void rearm_lost(struct nb_loop *loop, struct nb_channel_watch *w)
+{
+    struct rearm_record *r = w->ctx;
+    r->lost++;
+    nb_loop_quit(loop);
+}
+
+static void watch_rearm_failure(struct ktest *t)
+{
+    struct nb_loop loop;
+    struct rearm_record rec = {0};
+    handle_t a, b;
+
+    ASSERT_OK(nb_loop_init(&loop));
+    ASSERT_OK(nb_event_create(&rec.ev));
+    rec.port = loop.port;
+    ASSERT_OK(nb_channel_create(0, &a, &b));
+    struct nb_channel_watch w = {
+        .channel = b, .on_readable = rearm_readable, .on_peer_closed = rearm_lost, .ctx = &rec};
+    struct nb_msg_out out = {"m", NULL, 1, 0};
+    ASSERT_OK(nb_channel_write(a, &out));
+    ASSERT_OK(nb_channel_watch_start(&loop, &w));
+    EXPECT_OK(nb_loop_run(&loop, nb_deadline_after(WAIT_LIMIT)));
+    EXPECT_EQ(rec.readable, 1);
+    EXPECT_EQ(rec.lost, 1); // the peer is still there: the watch could not go on
+    EXPECT_GT(rec.bound, 4000);
+    EXPECT_FALSE(w.active);
+    nb_handle_close(rec.ev); // drops its bindings
+    nb_handle_close(a);
+    nb_handle_close(b);
+    nb_loop_destroy(&loop);
+}
+
 static void event_loop(struct ktest *t)
 {
     struct nb_loop loop;
@@ -898,8 +953,8 @@ static void power_refuses(struct ktest *t)
 KTEST_SUITE(utest, KTEST_CASE(handle_duplicate_close_info), KTEST_CASE(handle_wrong_type),
             KTEST_CASE(channel_write_read), KTEST_CASE(channel_between_threads),
             KTEST_CASE(transport_call), KTEST_CASE(port_wait_timer), KTEST_CASE(event_loop),
-            KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map), KTEST_CASE(bad_pointers),
-            KTEST_CASE(user_copy_edges), KTEST_CASE(process_exit_status),
+            KTEST_CASE(watch_rearm_failure), KTEST_CASE(vmo_read_write), KTEST_CASE(vmo_map),
+            KTEST_CASE(bad_pointers), KTEST_CASE(user_copy_edges), KTEST_CASE(process_exit_status),
             KTEST_CASE(channel_to_child_process), KTEST_CASE(kill_child_blocked_in_wait),
             KTEST_CASE(crash_memory_faults), KTEST_CASE(crash_other_exceptions));
 

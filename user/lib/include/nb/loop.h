@@ -64,7 +64,9 @@ typedef void (*nb_channel_fn)(struct nb_loop *loop, struct nb_channel_watch *w);
 // Watches a channel until stopped or the peer goes: on_readable runs while
 // messages are queued (it should read until ERR_SHOULD_WAIT; it runs again
 // if any are left), on_peer_closed once the peer is gone and nothing is left
-// to read. The watch then ends by itself.
+// to read. The watch then ends by itself. on_peer_closed also runs (and the
+// watch ends) when the watch cannot be armed again after on_readable (no
+// memory, or the port's binding limit): the channel is lost to the loop.
 struct nb_channel_watch {
     handle_t channel;
     nb_channel_fn on_readable;
