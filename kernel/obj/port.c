@@ -75,10 +75,16 @@ static void binding_unref(struct port_binding *b)
 }
 
 // Drops a reference that cannot be the last one (see port_notify_locked).
+// When it is, the reference counting is broken (or b was freed and its
+// memory reused): stop with what the binding looked like.
 static void binding_unref_not_last(struct port_binding *b)
 {
     uint32_t left = __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
-    ASSERT(left != 0);
+    if (left == 0)
+        panic("port: last reference of a binding dropped while it fires (key %#llx, mode %u, "
+              "trigger %#x, queued %d, on_port %d, on_obj %d, port closed %d, object %s)",
+              (unsigned long long)b->key, b->mode, (unsigned)b->trigger, b->queued, b->on_port,
+              b->on_obj, b->port->closed, b->obj->ops->name);
 }
 
 // Appends an item and asserts READABLE. Port lock held.
@@ -118,9 +124,13 @@ static void binding_queue_locked(struct port_binding *b, signals_t now)
 }
 
 // A ONCE binding whose signals are asserted: unbind it and queue its packet.
-// Object lock held. If the port is closing, the port's cleanup holds a
-// temporary reference on b (taken when it set `closed`), so dropping the
-// on_obj reference here is never the last.
+// Object lock held. The on_obj reference is dropped before the port lock
+// is: until then b is held by its queued packet's reference (taken just
+// now) or, if the port is closing, by the port cleanup's temporary one
+// (taken when it set `closed`, dropped only after it has taken the object
+// lock we hold). Once the port lock is released, a port_wait on another CPU
+// may take the packet and drop its reference at once: dropping ours after
+// the unlock could find it the last (the assertion a 4-vCPU stress run hit).
 static void binding_fire_once_locked(struct port_binding *b, signals_t now)
 {
     struct port *p = b->port;
@@ -130,8 +140,8 @@ static void binding_fire_once_locked(struct port_binding *b, signals_t now)
     irqstate_t s = obj_lock(&p->obj);
     if (!p->closed)
         binding_queue_locked(b, now);
-    obj_unlock(&p->obj, s);
     binding_unref_not_last(b);
+    obj_unlock(&p->obj, s);
 }
 
 // An EDGE binding saw a rising edge. Object lock held.
