@@ -308,52 +308,15 @@ static void blk_mark_and_flush(struct ktest *t)
 
 static int run_blk(const char *a1, const char *a2, const char *a3, char *out, size_t cap)
 {
-    const void *elf;
-    size_t elf_size;
     status_t st;
-    handle_t conn, mine, theirs, proc;
+    handle_t conn, mine, proc;
     out[0] = 0;
-    if (nb_initrd_find(&dt.initrd, "/bin/blk", &elf, &elf_size) != OK ||
-        block_connect(&ct.tr, &st, &conn) != OK || st != OK)
-        return -1;
-    if (nb_channel_create(0, &mine, &theirs) != OK)
+    if (block_connect(&ct.tr, &st, &conn) != OK || st != OK)
         return -1;
     const char *argv[] = {"/bin/blk", a1, a2, a3, NULL};
-    uint32_t roles[] = {BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_STDOUT};
-    handle_t hs[] = {conn, theirs};
-    struct nb_spawn sp = {.name = "blk",
-                          .elf = elf,
-                          .elf_size = elf_size,
-                          .argv = argv,
-                          .roles = roles,
-                          .handles = hs,
-                          .nhandles = 2};
-    if (nb_spawn(&sp, &proc) != OK) {
-        nb_handle_close(mine);
+    if (drvtest_start_command(&dt, argv, conn, &proc, &mine) != OK)
         return -1;
-    }
-    size_t n = 0;
-    for (;;) {
-        signals_t obs;
-        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED,
-                               nb_deadline_after(WAIT_LIMIT), &obs) != OK)
-            break;
-        struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
-        status_t s = nb_channel_read(mine, &m);
-        if (s == ERR_SHOULD_WAIT)
-            continue;
-        if (s != OK)
-            break;
-        n += m.nbytes;
-        if (n + 1 >= cap)
-            break;
-    }
-    out[n] = 0;
-    nb_handle_close(mine);
-    struct nb_process_info info;
-    status_t s = nb_process_wait(proc, nb_deadline_after(WAIT_LIMIT), &info);
-    nb_handle_close(proc);
-    return s == OK ? (int)info.exit_code : -1;
+    return drvtest_finish_command(proc, mine, nb_deadline_after(WAIT_LIMIT), out, cap);
 }
 
 static void blk_command(struct ktest *t)

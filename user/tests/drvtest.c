@@ -84,3 +84,60 @@ status_t drvtest_spawn(struct drvtest *d, handle_t *client, handle_t *proc)
     }
     return s;
 }
+
+status_t drvtest_start_command(struct drvtest *d, const char *const *argv, handle_t service,
+                               handle_t *proc, handle_t *out_ch)
+{
+    const void *elf;
+    size_t elf_size;
+    handle_t theirs;
+    status_t s;
+    if ((s = nb_initrd_find(&d->initrd, argv[0], &elf, &elf_size)) != OK ||
+        (s = nb_channel_create(0, out_ch, &theirs)) != OK) {
+        nb_handle_close(service);
+        return s;
+    }
+    const char *base = argv[0];
+    for (const char *p = argv[0]; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    uint32_t roles[] = {BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_STDOUT};
+    handle_t hs[] = {service, theirs};
+    struct nb_spawn sp = {.name = base,
+                          .elf = elf,
+                          .elf_size = elf_size,
+                          .argv = argv,
+                          .roles = roles,
+                          .handles = hs,
+                          .nhandles = 2};
+    if ((s = nb_spawn(&sp, proc)) != OK)
+        nb_handle_close(*out_ch);
+    return s;
+}
+
+int drvtest_finish_command(handle_t proc, handle_t out_ch, uint64_t deadline, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        signals_t obs;
+        if (nb_object_wait_one(out_ch, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, deadline, &obs) != OK)
+            break;
+        struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
+        status_t s = nb_channel_read(out_ch, &m);
+        if (s == ERR_SHOULD_WAIT)
+            continue;
+        if (s != OK)
+            break;
+        n += m.nbytes;
+        if (n + 1 >= cap)
+            break;
+    }
+    out[n] = 0;
+    nb_handle_close(out_ch);
+    struct nb_process_info info;
+    status_t s = nb_process_wait(proc, deadline, &info);
+    if (s != OK)
+        nb_task_kill(proc);
+    nb_handle_close(proc);
+    return s == OK ? (int)info.exit_code : -1;
+}

@@ -30,3 +30,16 @@ status_t drvtest_open(struct drvtest *d, uint64_t addr, uint64_t gsi);
 // Starts d->program with duplicates of the resources, the log if there is
 // one and a new service channel: *client is our end, *proc the driver.
 status_t drvtest_spawn(struct drvtest *d, handle_t *client, handle_t *proc);
+
+// Starts argv[0] from the initrd with `service` (handed over) as its
+// `service` role and a new channel as its `stdout`: *proc is the process,
+// *out_ch our end of its output. OK or why it could not start.
+status_t drvtest_start_command(struct drvtest *d, const char *const *argv, handle_t service,
+                               handle_t *proc, handle_t *out_ch);
+
+// Reads the command's output into out (NUL-terminated, at most cap - 1
+// bytes) until it closes its end or `deadline` passes, then waits for the
+// command (killing it at the deadline). Closes both handles. Its exit
+// code, or -1 when it did not end.
+int drvtest_finish_command(handle_t proc, handle_t out_ch, uint64_t deadline, char *out,
+                           size_t cap);

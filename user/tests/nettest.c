@@ -567,68 +567,28 @@ static void net_tx_burst(struct ktest *t)
 // *mine. OK or why it could not start.
 static status_t start_arping(const char **args, handle_t *proc, handle_t *mine)
 {
-    const void *elf;
-    size_t elf_size;
-    handle_t conn, theirs;
-    status_t s;
-    if ((s = nb_initrd_find(&dt.initrd, "/bin/arping", &elf, &elf_size)) != OK ||
-        (s = nb_handle_duplicate(client, RIGHT_SAME_RIGHTS, &conn)) != OK)
+    handle_t conn;
+    status_t s = nb_handle_duplicate(client, RIGHT_SAME_RIGHTS, &conn);
+    if (s != OK)
         return s;
-    if ((s = nb_channel_create(0, mine, &theirs)) != OK) {
-        nb_handle_close(conn);
-        return s;
-    }
     const char *argv[8] = {"/bin/arping"};
     for (int i = 0; args[i] && i < 6; i++)
         argv[i + 1] = args[i];
-    uint32_t roles[] = {BOOTSTRAP_ROLE_SERVICE, BOOTSTRAP_ROLE_STDOUT};
-    handle_t hs[] = {conn, theirs};
-    struct nb_spawn sp = {.name = "arping",
-                          .elf = elf,
-                          .elf_size = elf_size,
-                          .argv = argv,
-                          .roles = roles,
-                          .handles = hs,
-                          .nhandles = 2};
-    if ((s = nb_spawn(&sp, proc)) != OK)
-        nb_handle_close(*mine);
-    return s;
+    return drvtest_start_command(&dt, argv, conn, proc, mine);
 }
 
-// Collects arping's output into out until it ends (the limit from now);
-// returns its exit code, -1 when it did not end.
+// Collects arping's output into out until it ends (the limit from now),
+// copying it into the log; returns its exit code, -1 when it did not end.
 static int finish_arping(handle_t proc, handle_t mine, uint64_t limit, char *out, size_t cap)
 {
-    size_t n = 0;
-    uint64_t end = nb_deadline_after(limit);
-    for (;;) {
-        signals_t obs;
-        if (nb_object_wait_one(mine, SIGNAL_READABLE | SIGNAL_PEER_CLOSED, end, &obs) != OK)
-            break;
-        struct nb_msg_in m = {.bytes = out + n, .bytes_cap = (uint32_t)(cap - 1 - n)};
-        status_t s = nb_channel_read(mine, &m);
-        if (s == ERR_SHOULD_WAIT)
-            continue;
-        if (s != OK)
-            break;
-        n += m.nbytes;
-        if (n + 1 >= cap)
-            break;
-    }
-    out[n] = 0;
-    nb_handle_close(mine);
-    struct nb_process_info info;
-    status_t s = nb_process_wait(proc, end, &info);
-    if (s != OK)
-        nb_task_kill(proc);
-    nb_handle_close(proc);
+    int code = drvtest_finish_command(proc, mine, nb_deadline_after(limit), out, cap);
     for (const char *line = out; *line;) { // arping's output into the log
         const char *nl = strchr(line, '\n');
         int len = nl ? (int)(nl - line) : (int)strlen(line);
         printf("# arping: %.*s\n", len, line);
         line += len + (nl ? 1 : 0);
     }
-    return s == OK ? (int)info.exit_code : -1;
+    return code;
 }
 
 static int run_arping(const char **args, char *out, size_t cap)
